@@ -1,0 +1,947 @@
+/* Unit tests of the core allocator (amonesize.h), single-threaded. Each test
+ * names the function and the condition; the asserts quote the header. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdalign.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#if defined(AM_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#endif
+
+#include "amonesize.h"
+
+#define POOL_BYTES (64 * 1024)
+static alignas(4096) unsigned char pool_buf[POOL_BYTES];
+
+static struct am_onesize_cfg cfg_for(void *ptr, size_t size, size_t block_size, size_t alignment)
+{
+    struct am_onesize_cfg cfg = {0};
+    cfg.pool.ptr = ptr;
+    cfg.pool.size = size;
+    cfg.block_size = block_size;
+    cfg.alignment = alignment;
+    return cfg;
+}
+
+static void make(struct am_onesize *os, size_t size, size_t block_size, size_t alignment)
+{
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, size, block_size, alignment);
+    assert_int_equal(am_onesize_ctor(os, &cfg), 0);
+    assert_int_equal(am_onesize_check(os), 0);
+}
+
+static struct am_onesize_stats stats_of(const struct am_onesize *os)
+{
+    struct am_onesize_stats st;
+    assert_int_equal(am_onesize_get_stats(os, &st), 0);
+    return st;
+}
+
+/* Everything a rejected call must leave as it was. */
+static void assert_same_state(const struct am_onesize *os, const struct am_onesize_stats *before)
+{
+    struct am_onesize_stats now = stats_of(os);
+    assert_int_equal(now.nfree, before->nfree);
+    assert_int_equal(now.nfree_min, before->nfree_min);
+    assert_int_equal(now.allocations, before->allocations);
+    assert_int_equal(now.frees, before->frees);
+    assert_int_equal(am_onesize_check((struct am_onesize *)os), 0);
+}
+
+static void *alloc_ok(struct am_onesize *os, size_t size)
+{
+    void *p = am_onesize_allocate(os, size);
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- am_onesize_ctor ---------------------------------------------------- */
+
+static void test_ctor_rejects_null_os_or_cfg(void **state)
+{
+    (void)state;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
+    struct am_onesize os;
+    assert_int_equal(am_onesize_ctor(NULL, &cfg), -EINVAL);
+    assert_int_equal(am_onesize_ctor(&os, NULL), -EINVAL);
+}
+
+static void test_ctor_rejects_bad_pool(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(NULL, POOL_BYTES, 32, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* NULL pool */
+    cfg = cfg_for(pool_buf, 0, 32, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* empty pool */
+    cfg = cfg_for(pool_buf, SIZE_MAX, 32, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* wraps the address space */
+    cfg = cfg_for((void *)(uintptr_t)16, SIZE_MAX - 15, 32, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* ends exactly at the top: wraps */
+}
+
+static void test_ctor_rejects_zero_block_size(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+}
+
+static void test_ctor_rejects_alignment_not_power_of_two(void **state)
+{
+    (void)state;
+    static const size_t bad[] = {3, 6, 12, 24, 48, 100, 4095, SIZE_MAX, (SIZE_MAX >> 1) + 2};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct am_onesize os;
+        struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, bad[i]);
+        assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    }
+}
+
+static void noop_crit(void *ctx)
+{
+    (void)ctx;
+}
+
+static void test_ctor_rejects_one_callback(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
+    cfg.crit_enter = noop_crit;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    cfg.crit_enter = NULL;
+    cfg.crit_exit = noop_crit;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+}
+
+static void test_ctor_rejects_pool_too_small(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, 63, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    /* 64 bytes, but the start must move up by 1 to the alignment */
+    cfg = cfg_for(pool_buf + 63, 64, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    /* the start moves past the end */
+    cfg = cfg_for(pool_buf + 1, 16, 16, 4096);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+}
+
+static void test_ctor_rejects_block_size_overflow(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t block_size, alignment;
+    } bad[] = {
+        {SIZE_MAX, 0}, {SIZE_MAX - 3, 4096}, {SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 1}, {POOL_BYTES + 1, 0}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct am_onesize os;
+        struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, bad[i].block_size, bad[i].alignment);
+        assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    }
+}
+
+static void test_ctor_failed_pool_is_harmless(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    memset(&os, 0xa5, sizeof os);
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 0));
+    assert_int_equal(errno, EINVAL);
+    errno = 0;
+    assert_null(am_onesize_allocate_x(&os, 0, 0));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_free(&os, pool_buf), -EINVAL);
+    assert_int_equal(am_onesize_free(&os, NULL), 0);
+    am_onesize_free_all(&os);
+    assert_int_equal(am_onesize_get_nfree(&os), 0);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 0);
+    assert_int_equal(am_onesize_get_block_size(&os), 0);
+    assert_int_equal(am_onesize_get_nblocks(&os), 0);
+    struct am_onesize_stats st;
+    assert_int_equal(am_onesize_get_stats(&os, &st), -EINVAL);
+    assert_int_equal(am_onesize_check(&os), -EINVAL);
+}
+
+static void count_cb(void *ctx, size_t index, void *block, size_t size)
+{
+    (void)index, (void)block, (void)size;
+    ++*(size_t *)ctx;
+}
+
+static void test_functions_reject_null_pool(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    errno = 0;
+    assert_null(am_onesize_allocate(NULL, 1));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_free(NULL, pool_buf), -EINVAL);
+    am_onesize_free_all(NULL);
+    assert_int_equal(am_onesize_iterate_over_allocated(NULL, 0, count_cb, &n), 0);
+    assert_int_equal(am_onesize_get_nfree(NULL), 0);
+    assert_int_equal(am_onesize_get_nblocks(NULL), 0);
+    assert_int_equal(am_onesize_get_stats(NULL, NULL), -EINVAL);
+    assert_int_equal(am_onesize_check(NULL), -EINVAL);
+}
+
+static void test_ctor_exact_fit_one_block(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 64, 64, 64);
+    assert_int_equal(am_onesize_get_nblocks(&os), 1);
+    assert_int_equal(am_onesize_get_nfree(&os), 1);
+    void *p = alloc_ok(&os, 64);
+    assert_ptr_equal(p, pool_buf);
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(am_onesize_free(&os, p), 0);
+    assert_ptr_equal(alloc_ok(&os, 0), pool_buf);
+}
+
+/* "a suitably aligned pool of exactly n x (effective block size) bytes
+ * yields n blocks" */
+static void test_ctor_exact_fit_n_blocks_no_bookkeeping(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {16, 24, 40, 48, 64, 100, 256, 1000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        struct am_onesize os;
+        make(&os, POOL_BYTES, sizes[i], 8);
+        const size_t bs = am_onesize_get_block_size(&os);
+        for (size_t n = 1; n <= 7; n++) {
+            make(&os, n * bs, sizes[i], 8);
+            assert_int_equal(am_onesize_get_nblocks(&os), n);
+            make(&os, n * bs + bs - 1, sizes[i], 8); /* trailing bytes unused */
+            assert_int_equal(am_onesize_get_nblocks(&os), n);
+        }
+    }
+}
+
+static void test_ctor_block_size_below_two_pointers_rounds_up(void **state)
+{
+    (void)state;
+    for (size_t bs = 1; bs < 2 * sizeof(void *); bs++) {
+        struct am_onesize os;
+        make(&os, POOL_BYTES, bs, 1);
+        assert_int_equal(am_onesize_get_block_size(&os), 2 * sizeof(void *));
+        void *a = alloc_ok(&os, bs), *b = alloc_ok(&os, bs);
+        memset(a, 0xff, bs); /* the caller may use every byte it asked for */
+        memset(b, 0xff, bs);
+        assert_int_equal(am_onesize_free(&os, a), 0);
+        assert_int_equal(am_onesize_free(&os, b), 0);
+        assert_int_equal(am_onesize_check(&os), 0);
+    }
+}
+
+static void test_ctor_alignments_1_to_4096(void **state)
+{
+    (void)state;
+    for (size_t align = 1; align <= 4096; align *= 2) {
+        for (size_t bs = 1; bs <= 300; bs += 37) {
+            struct am_onesize os;
+            make(&os, POOL_BYTES, bs, align);
+            const size_t ebs = am_onesize_get_block_size(&os);
+            const size_t unit = align < sizeof(void *) ? sizeof(void *) : align;
+            assert_true(ebs >= bs && ebs >= 2 * sizeof(void *));
+            assert_int_equal(ebs % unit, 0);
+            assert_true(ebs < bs + unit + 2 * sizeof(void *)); /* no more than the rounding */
+            void *p;
+            size_t n = 0;
+            while ((p = am_onesize_allocate(&os, bs)) != NULL) {
+                assert_int_equal((uintptr_t)p % unit, 0);
+                n++;
+            }
+            assert_int_equal(errno, ENOMEM);
+            assert_int_equal(n, am_onesize_get_nblocks(&os));
+            assert_int_equal(n, POOL_BYTES / ebs);
+        }
+    }
+}
+
+static void test_ctor_default_alignment_is_max_align_t(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 1, 0);
+    assert_int_equal(am_onesize_get_block_size(&os) % alignof(max_align_t), 0);
+    struct am_onesize_cfg cfg = cfg_for(pool_buf + 1, POOL_BYTES - 1, 1, 0);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    assert_int_equal((uintptr_t)alloc_ok(&os, 1) % alignof(max_align_t), 0);
+}
+
+static void test_ctor_misaligned_start_is_aligned_up(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf + 3, 4 * 64 + 61, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    /* 3 + 61 = 64 bytes skipped at the start: exactly 4 blocks remain */
+    assert_int_equal(am_onesize_get_nblocks(&os), 4);
+    assert_ptr_equal(alloc_ok(&os, 1), pool_buf + 64);
+    cfg = cfg_for(pool_buf + 3, 4 * 64 + 60, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    assert_int_equal(am_onesize_get_nblocks(&os), 3);
+}
+
+static size_t resident_pages(void *p, size_t bytes)
+{
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), npages = bytes / page;
+    static unsigned char vec[(1u << 30) / 4096];
+    assert_true(npages <= sizeof vec);
+    assert_int_equal(mincore(p, bytes, vec), 0);
+    size_t n = 0;
+    for (size_t i = 0; i < npages; i++)
+        n += vec[i] & 1;
+    return n;
+}
+
+/* "ctor is O(1) whatever the pool size ... untouched pages stay untouched" */
+static void test_ctor_1gib_pool_stays_untouched(void **state)
+{
+    (void)state;
+    const size_t bytes = (size_t)1 << 30;
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(mem, bytes, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    assert_int_equal(am_onesize_get_nblocks(&os), bytes / 64);
+    assert_int_equal(resident_pages(mem, bytes), 0);
+    void *p = alloc_ok(&os, 64);
+    assert_ptr_equal(p, mem);
+    assert_int_equal(resident_pages(mem, bytes), 1);
+    assert_int_equal(am_onesize_free(&os, p), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), bytes / 64);
+    assert_int_equal(munmap(mem, bytes), 0);
+}
+
+/* ---- am_onesize_allocate / allocate_x ----------------------------------- */
+
+static void test_allocate_distinct_blocks_until_enomem(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 10 * 48, 48, 16);
+    unsigned char *seen[10];
+    for (size_t i = 0; i < 10; i++) {
+        seen[i] = alloc_ok(&os, 48);
+        assert_int_equal((size_t)(seen[i] - pool_buf) % 48, 0);
+        for (size_t j = 0; j < i; j++)
+            assert_ptr_not_equal(seen[i], seen[j]);
+        memset(seen[i], (int)i, 48);
+        assert_int_equal(am_onesize_get_nfree(&os), 9 - i);
+    }
+    struct am_onesize_stats before = stats_of(&os);
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, ENOMEM);
+    assert_int_equal(stats_of(&os).failed_allocations, before.failed_allocations + 1);
+    for (size_t i = 0; i < 10; i++) /* no block overlapped another */
+        for (size_t k = 0; k < 48; k++)
+            assert_int_equal(seen[i][k], i);
+}
+
+static void test_allocate_size_zero_gets_a_block(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 32, 0);
+    assert_non_null(am_onesize_allocate(&os, 0));
+    assert_int_equal(am_onesize_get_nfree(&os), am_onesize_get_nblocks(&os) - 1);
+}
+
+static void test_allocate_oversize_is_einval_and_changes_nothing(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 32, 0);
+    void *keep = alloc_ok(&os, 1);
+    struct am_onesize_stats before = stats_of(&os);
+    const size_t bs = am_onesize_get_block_size(&os);
+    const size_t sizes[] = {bs + 1, bs + 1000, SIZE_MAX - 1, SIZE_MAX};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        errno = 0;
+        assert_null(am_onesize_allocate(&os, sizes[i]));
+        assert_int_equal(errno, EINVAL);
+        errno = 0;
+        assert_null(am_onesize_allocate_x(&os, sizes[i], 0));
+        assert_int_equal(errno, EINVAL);
+    }
+    assert_same_state(&os, &before);
+    assert_int_equal(stats_of(&os).oversize_requests, 8);
+    assert_non_null(am_onesize_allocate(&os, bs)); /* exactly the block size is fine */
+    assert_int_equal(am_onesize_free(&os, keep), 0);
+}
+
+static void test_allocate_lifo_reuse(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 64, 0);
+    void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1), *c = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, b), 0);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    assert_int_equal(am_onesize_free(&os, c), 0);
+    assert_ptr_equal(alloc_ok(&os, 1), c); /* most recently freed first */
+    assert_ptr_equal(alloc_ok(&os, 1), a);
+    assert_ptr_equal(alloc_ok(&os, 1), b);
+    /* then the never-used ones, in address order */
+    assert_ptr_equal(alloc_ok(&os, 1), (unsigned char *)c + 64);
+}
+
+static void test_allocate_x_keeps_margin(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 8 * 64, 64, 64);
+    /* "succeeds only when more than margin blocks are free" */
+    for (size_t i = 0; i < 5; i++)
+        assert_non_null(am_onesize_allocate_x(&os, 1, 3)); /* nfree 8..4 > 3 */
+    assert_int_equal(am_onesize_get_nfree(&os), 3);
+    struct am_onesize_stats before = stats_of(&os);
+    errno = 0;
+    assert_null(am_onesize_allocate_x(&os, 1, 3));
+    assert_int_equal(errno, ENOMEM);
+    assert_null(am_onesize_allocate_x(&os, 1, SIZE_MAX));
+    assert_same_state(&os, &before);
+    assert_non_null(am_onesize_allocate_x(&os, 1, 2));
+    assert_non_null(am_onesize_allocate(&os, 1));
+    assert_non_null(am_onesize_allocate_x(&os, 1, 0));
+    assert_int_equal(am_onesize_get_nfree(&os), 0);
+}
+
+static void test_get_nfree_min_tracks_low_water(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 16 * 32, 32, 0);
+    void *p[16];
+    for (int i = 0; i < 10; i++)
+        p[i] = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 6);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(am_onesize_free(&os, p[i]), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), 16);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 6);
+    for (int i = 0; i < 12; i++)
+        p[i] = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 4);
+    am_onesize_free_all(&os); /* "the low-water mark is kept" */
+    assert_int_equal(am_onesize_get_nfree(&os), 16);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 4);
+    for (int i = 0; i < 3; i++)
+        p[i] = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_get_nfree_min(&os), 4);
+}
+
+/* ---- am_onesize_free ---------------------------------------------------- */
+
+static void test_free_null_is_noop(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 32, 0);
+    struct am_onesize_stats before = stats_of(&os);
+    assert_int_equal(am_onesize_free(&os, NULL), 0);
+    assert_same_state(&os, &before);
+}
+
+static int last_err;
+static const void *last_ptr;
+static int nerrors;
+static void on_error(void *ctx, int err, const void *ptr)
+{
+    ++*(int *)ctx;
+    last_err = err;
+    last_ptr = ptr;
+}
+
+static void test_free_rejects_every_bad_pointer_unchanged(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf + 64, 16 * 64, 64, 64);
+    cfg.on_error = on_error;
+    cfg.on_error_ctx = &nerrors;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    unsigned char *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, b), 0);
+    struct am_onesize_stats before = stats_of(&os);
+    nerrors = 0;
+    static const struct {
+        ptrdiff_t off;
+        int err;
+    } bad[] = {
+        {-64, -EINVAL},     /* just before the pool */
+        {-1, -EINVAL},      /* one byte before */
+        {16 * 64, -EINVAL}, /* just past the end */
+        {1, -EINVAL},       /* inside block 0 */
+        {63, -EINVAL},      /* last byte of block 0 */
+        {64 + 8, -EINVAL},  /* inside block 1 (free) */
+        {2 * 64, -EINVAL},  /* block 2: never handed out */
+        {15 * 64, -EINVAL}, /* last block: never handed out */
+        {64, -EALREADY},    /* block 1: double free */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const void *p = (const void *)((uintptr_t)a + (uintptr_t)bad[i].off);
+        assert_int_equal(am_onesize_free(&os, p), bad[i].err);
+        assert_int_equal(last_err, -bad[i].err);
+        assert_ptr_equal(last_ptr, p);
+        assert_same_state(&os, &before);
+    }
+    assert_int_equal(nerrors, 9);
+    assert_int_equal(am_onesize_free(&os, pool_buf + POOL_BYTES / 2), -EINVAL); /* far away */
+    /* volatile: with constants gcc 12 warns about the inlined fast path's
+     * loads (which only run for handed-out blocks) or even crashes in VRP */
+    volatile uintptr_t low = 8, top = UINTPTR_MAX;
+    assert_int_equal(am_onesize_free(&os, (void *)low), -EINVAL);
+    assert_int_equal(am_onesize_free(&os, (void *)top), -EINVAL);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.rejected_outside, 6);
+    assert_int_equal(st.rejected_interior, 3);
+    assert_int_equal(st.rejected_never_allocated, 2);
+    assert_int_equal(st.rejected_double, 1);
+    assert_int_equal(st.corruptions, 0);
+    assert_int_equal(am_onesize_free(&os, a), 0); /* the pool still works */
+    assert_ptr_equal(alloc_ok(&os, 1), a);
+}
+
+/* Every byte offset of a pool of odd-sized blocks: exactly the block starts
+ * are freeable (checks the division-free index of the fast path). */
+static void test_free_accepts_exactly_block_starts(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {16, 24, 40, 48, 56, 72, 96, 120, 136, 248, 264, 1000, 4104};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        struct am_onesize os;
+        const size_t bs = sizes[s];
+        make(&os, 6 * bs, bs, 8);
+        assert_int_equal(am_onesize_get_block_size(&os), bs);
+        void *blk[6];
+        for (int i = 0; i < 6; i++)
+            blk[i] = alloc_ok(&os, 1);
+        size_t accepted = 0;
+        for (size_t off = 0; off < 6 * bs + 2 * bs; off++) {
+            unsigned char *p = (unsigned char *)((uintptr_t)pool_buf - bs + off);
+            int r = am_onesize_free(&os, p);
+            if (r == 0) {
+                assert_int_equal(((uintptr_t)p - (uintptr_t)pool_buf) % bs, 0);
+                accepted++;
+                assert_ptr_equal(alloc_ok(&os, 1), p);
+            } else {
+                assert_int_equal(r, -EINVAL);
+            }
+        }
+        assert_int_equal(accepted, 6);
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(am_onesize_free(&os, blk[i]), 0);
+    }
+}
+
+static void test_free_double_free_after_other_operations(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 32 * 32, 32, 0);
+    void *p[8];
+    for (int i = 0; i < 8; i++)
+        p[i] = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, p[3]), 0);
+    for (int i = 5; i < 8; i++)
+        assert_int_equal(am_onesize_free(&os, p[i]), 0);
+    void *q = alloc_ok(&os, 1); /* p[7] again */
+    assert_ptr_equal(q, p[7]);
+    struct am_onesize_stats before = stats_of(&os);
+    assert_int_equal(am_onesize_free(&os, p[3]), -EALREADY); /* deep in the list */
+    assert_int_equal(am_onesize_free(&os, p[6]), -EALREADY); /* at the head */
+    assert_same_state(&os, &before);
+    assert_int_equal(am_onesize_free(&os, q), 0);
+    assert_int_equal(am_onesize_free(&os, q), -EALREADY);
+    assert_int_equal(stats_of(&os).rejected_double, 3);
+}
+
+static void test_free_after_free_all_is_double_until_reused(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 8 * 32, 32, 0);
+    void *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = alloc_ok(&os, 1);
+    am_onesize_free_all(&os);
+    struct am_onesize_stats before = stats_of(&os);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(am_onesize_free(&os, p[i]), -EALREADY);
+    assert_same_state(&os, &before);
+    assert_ptr_equal(alloc_ok(&os, 1), p[0]); /* handed out again: freeable */
+    assert_int_equal(am_onesize_free(&os, p[0]), 0);
+    assert_int_equal(am_onesize_free(&os, p[1]), -EALREADY);
+    assert_int_equal(am_onesize_free(&os, (unsigned char *)p[0] + 4 * 32), -EINVAL); /* never */
+}
+
+/* A block whose data happens to match the free pattern is still a real,
+ * allocated block: the walk keeps free and iteration exact. White-box: the
+ * test reads the private key to forge the pattern. */
+static void test_free_block_with_lookalike_data_is_accepted(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 8 * 32, 32, 0);
+    uintptr_t *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, b), 0);
+    a[0] = 12345;
+    a[1] = 12345 ^ (uintptr_t)a ^ os.key;
+    size_t n = 0;
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 1);
+    assert_int_equal(n, 1);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), 8);
+    assert_int_equal(am_onesize_check(&os), 0);
+}
+
+/* ---- free-list integrity ------------------------------------------------ */
+
+/* Flip bits in a freed block behind the memory debuggers' backs: the test
+ * wants the library's own detection, not theirs. */
+#if defined(__clang__) || defined(__GNUC__)
+__attribute__((no_sanitize_address))
+#endif
+static void
+scribble(void *freed, unsigned char bits)
+{
+#if defined(AM_HAVE_VALGRIND)
+    VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(freed, 1);
+#endif
+    *(volatile unsigned char *)freed ^= bits;
+#if defined(AM_HAVE_VALGRIND)
+    VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(freed, 1);
+#endif
+}
+
+static void test_allocate_detects_write_after_free(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 8 * 32, 32, 0);
+    nerrors = 0;
+    void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    assert_int_equal(am_onesize_free(&os, b), 0);
+    scribble(b, 0x40); /* use after free: the link of b */
+    assert_int_equal(am_onesize_check(&os), -EFAULT);
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, EFAULT);
+    assert_null(am_onesize_allocate(&os, 1)); /* until free_all */
+    assert_int_equal(stats_of(&os).corruptions, 2);
+    /* a double free cannot be confirmed through a damaged list */
+    assert_int_equal(am_onesize_free(&os, a), -EFAULT);
+    am_onesize_free_all(&os);
+    assert_int_equal(am_onesize_check(&os), 0);
+    assert_non_null(am_onesize_allocate(&os, 1));
+}
+
+/* ---- am_onesize_free_all ------------------------------------------------ */
+
+static void test_free_all_returns_every_block(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 8 * 32, 32, 0);
+    void *p;
+    while ((p = am_onesize_allocate(&os, 1)) != NULL)
+        ;
+    assert_int_equal(am_onesize_get_nfree(&os), 0);
+    am_onesize_free_all(&os);
+    assert_int_equal(am_onesize_get_nfree(&os), 8);
+    assert_int_equal(am_onesize_check(&os), 0);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.freed_by_free_all, 8);
+    assert_int_equal(st.frees, 0);
+    size_t n = 0;
+    while ((p = am_onesize_allocate(&os, 1)) != NULL)
+        n++;
+    assert_int_equal(n, 8);
+}
+
+/* ---- am_onesize_iterate_over_allocated ---------------------------------- */
+
+struct visit {
+    size_t n;
+    void *blocks[64];
+    size_t indices[64];
+    size_t size;
+};
+
+static void record_cb(void *ctx, size_t index, void *block, size_t size)
+{
+    struct visit *v = ctx;
+    v->blocks[v->n] = block;
+    v->indices[v->n] = index;
+    v->size = size;
+    v->n++;
+}
+
+static void test_iterate_visits_allocated_in_address_order(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 32 * 48, 48, 16);
+    unsigned char *p[20];
+    for (int i = 0; i < 20; i++)
+        p[i] = alloc_ok(&os, 1);
+    static const int freed[] = {0, 3, 4, 9, 19, 12};
+    for (size_t i = 0; i < sizeof freed / sizeof freed[0]; i++)
+        assert_int_equal(am_onesize_free(&os, p[freed[i]]), 0);
+    struct visit v = {0};
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, record_cb, &v), 14);
+    assert_int_equal(v.n, 14);
+    assert_int_equal(v.size, 48);
+    size_t k = 0;
+    for (int i = 0; i < 20; i++) {
+        if (i == 0 || i == 3 || i == 4 || i == 9 || i == 19 || i == 12)
+            continue;
+        assert_ptr_equal(v.blocks[k], p[i]);
+        assert_int_equal(v.indices[k], k);
+        k++;
+    }
+    /* num limits the visit */
+    memset(&v, 0, sizeof v);
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 5, record_cb, &v), 5);
+    assert_int_equal(v.n, 5);
+    assert_ptr_equal(v.blocks[4], p[7]);
+    memset(&v, 0, sizeof v);
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 100, record_cb, &v), 14);
+    am_onesize_free_all(&os);
+    memset(&v, 0, sizeof v);
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, record_cb, &v), 0);
+    assert_int_equal(v.n, 0);
+}
+
+static void test_iterate_keeps_lifo_order_of_free_list(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 32 * 32, 32, 0);
+    void *p[10];
+    for (int i = 0; i < 10; i++)
+        p[i] = alloc_ok(&os, 1);
+    static const int order[] = {7, 2, 9, 0, 5};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(am_onesize_free(&os, p[order[i]]), 0);
+    size_t n = 0;
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 5);
+    assert_int_equal(am_onesize_check(&os), 0);
+    for (int i = 4; i >= 0; i--) /* most recently freed first, as before */
+        assert_ptr_equal(alloc_ok(&os, 1), p[order[i]]);
+}
+
+/* Many blocks, random frees: iteration matches a model exactly, over several
+ * radix passes (indices up to 2^14). */
+enum { BIG_N = 12000 };
+static unsigned char big_pool[BIG_N * 16];
+static unsigned char big_held[BIG_N];
+
+struct model_walk {
+    size_t next_index; /* where the model looks for the next held block */
+    size_t mismatches;
+};
+
+static void model_cb(void *ctx, size_t index, void *block, size_t size)
+{
+    struct model_walk *m = ctx;
+    (void)index;
+    while (m->next_index < BIG_N && !big_held[m->next_index])
+        m->next_index++;
+    if (size != 16 || block != big_pool + 16 * m->next_index)
+        m->mismatches++;
+    m->next_index++;
+}
+
+static void test_iterate_matches_model_large_pool(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(big_pool, sizeof big_pool, 16, 16);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    for (size_t i = 0; i < BIG_N; i++) {
+        assert_ptr_equal(alloc_ok(&os, 1), big_pool + 16 * i);
+        big_held[i] = 1;
+    }
+    uint64_t x = 88172645463325252u; /* xorshift, fixed seed */
+    size_t nheld = BIG_N;
+    for (int r = 0; r < 3 * BIG_N; r++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        const size_t i = (size_t)(x % BIG_N);
+        if (big_held[i]) {
+            assert_int_equal(am_onesize_free(&os, big_pool + 16 * i), 0);
+            big_held[i] = 0, nheld--;
+        }
+    }
+    struct model_walk m = {0};
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, model_cb, &m), nheld);
+    assert_int_equal(m.mismatches, 0);
+    memset(&m, 0, sizeof m);
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 100, model_cb, &m), 100);
+    assert_int_equal(m.mismatches, 0);
+    assert_int_equal(am_onesize_check(&os), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), BIG_N - nheld);
+}
+
+static void test_iterate_rejects_null_callback(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 32, 0);
+    alloc_ok(&os, 1);
+    errno = 0;
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, NULL, NULL), 0);
+    assert_int_equal(errno, EINVAL);
+}
+
+/* ---- am_onesize_get_stats ----------------------------------------------- */
+
+static void test_get_stats_counts_operations(void **state)
+{
+    (void)state;
+    struct am_onesize os;
+    make(&os, 4 * 32, 32, 0);
+    struct am_onesize_stats st;
+    assert_int_equal(am_onesize_get_stats(&os, NULL), -EINVAL);
+    void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    assert_int_equal(am_onesize_free(&os, b), 0);
+    st = stats_of(&os);
+    assert_int_equal(st.allocations, 3);
+    assert_int_equal(st.frees, 2);
+    assert_int_equal(st.nfree, 3);
+    assert_int_equal(st.nfree_min, 1);
+    assert_int_equal(st.nblocks, 4);
+    assert_int_equal(st.block_size, 32);
+    am_onesize_free_all(&os);
+    st = stats_of(&os);
+    assert_int_equal(st.freed_by_free_all, 1);
+    assert_int_equal(st.frees, 2);
+}
+
+/* ---- locking ------------------------------------------------------------ */
+
+struct crit_count {
+    int depth, max_depth, enters, exits;
+};
+
+static void count_enter(void *ctx)
+{
+    struct crit_count *c = ctx;
+    c->enters++;
+    if (++c->depth > c->max_depth)
+        c->max_depth = c->depth;
+}
+
+static void count_exit(void *ctx)
+{
+    struct crit_count *c = ctx;
+    c->exits++;
+    c->depth--;
+}
+
+/* "enters the critical section at most once", balanced, never nested */
+static void test_callbacks_are_balanced_and_entered_once(void **state)
+{
+    (void)state;
+    struct crit_count c = {0};
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(pool_buf, 4 * 32, 32, 0);
+    cfg.crit_enter = count_enter;
+    cfg.crit_exit = count_exit;
+    cfg.crit_ctx = &c;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    assert_int_equal(c.enters, 0); /* never from ctor */
+#define ONCE(call)                                                                                           \
+    do {                                                                                                     \
+        int e0 = c.enters;                                                                                   \
+        call;                                                                                                \
+        assert_int_equal(c.enters, e0 + 1);                                                                  \
+        assert_int_equal(c.exits, c.enters);                                                                 \
+    } while (0)
+    void *p = NULL;
+    size_t n = 0;
+    struct am_onesize_stats st;
+    ONCE(p = am_onesize_allocate(&os, 1));
+    assert_non_null(p);
+    ONCE(assert_null(am_onesize_allocate(&os, 1000)));
+    ONCE(assert_non_null(am_onesize_allocate_x(&os, 1, 1)));
+    ONCE(assert_int_equal(am_onesize_free(&os, p), 0));
+    ONCE(assert_int_equal(am_onesize_free(&os, p), -EALREADY));
+    ONCE(assert_int_equal(am_onesize_free(&os, pool_buf + 1), -EINVAL));
+    ONCE(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n));
+    ONCE(am_onesize_get_nfree(&os));
+    ONCE(am_onesize_get_nfree_min(&os));
+    ONCE(am_onesize_get_stats(&os, &st));
+    ONCE(am_onesize_check(&os));
+    ONCE(am_onesize_free_all(&os));
+#undef ONCE
+    assert_int_equal(c.max_depth, 1);
+    assert_int_equal(am_onesize_free(&os, NULL), 0); /* no lock needed for NULL */
+    assert_int_equal(c.exits, c.enters);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ctor_rejects_null_os_or_cfg),
+        cmocka_unit_test(test_ctor_rejects_bad_pool),
+        cmocka_unit_test(test_ctor_rejects_zero_block_size),
+        cmocka_unit_test(test_ctor_rejects_alignment_not_power_of_two),
+        cmocka_unit_test(test_ctor_rejects_one_callback),
+        cmocka_unit_test(test_ctor_rejects_pool_too_small),
+        cmocka_unit_test(test_ctor_rejects_block_size_overflow),
+        cmocka_unit_test(test_ctor_failed_pool_is_harmless),
+        cmocka_unit_test(test_functions_reject_null_pool),
+        cmocka_unit_test(test_ctor_exact_fit_one_block),
+        cmocka_unit_test(test_ctor_exact_fit_n_blocks_no_bookkeeping),
+        cmocka_unit_test(test_ctor_block_size_below_two_pointers_rounds_up),
+        cmocka_unit_test(test_ctor_alignments_1_to_4096),
+        cmocka_unit_test(test_ctor_default_alignment_is_max_align_t),
+        cmocka_unit_test(test_ctor_misaligned_start_is_aligned_up),
+        cmocka_unit_test(test_ctor_1gib_pool_stays_untouched),
+        cmocka_unit_test(test_allocate_distinct_blocks_until_enomem),
+        cmocka_unit_test(test_allocate_size_zero_gets_a_block),
+        cmocka_unit_test(test_allocate_oversize_is_einval_and_changes_nothing),
+        cmocka_unit_test(test_allocate_lifo_reuse),
+        cmocka_unit_test(test_allocate_x_keeps_margin),
+        cmocka_unit_test(test_get_nfree_min_tracks_low_water),
+        cmocka_unit_test(test_free_null_is_noop),
+        cmocka_unit_test(test_free_rejects_every_bad_pointer_unchanged),
+        cmocka_unit_test(test_free_accepts_exactly_block_starts),
+        cmocka_unit_test(test_free_double_free_after_other_operations),
+        cmocka_unit_test(test_free_after_free_all_is_double_until_reused),
+        cmocka_unit_test(test_free_block_with_lookalike_data_is_accepted),
+        cmocka_unit_test(test_allocate_detects_write_after_free),
+        cmocka_unit_test(test_free_all_returns_every_block),
+        cmocka_unit_test(test_iterate_visits_allocated_in_address_order),
+        cmocka_unit_test(test_iterate_keeps_lifo_order_of_free_list),
+        cmocka_unit_test(test_iterate_matches_model_large_pool),
+        cmocka_unit_test(test_iterate_rejects_null_callback),
+        cmocka_unit_test(test_get_stats_counts_operations),
+        cmocka_unit_test(test_callbacks_are_balanced_and_entered_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
