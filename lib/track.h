@@ -26,7 +26,16 @@ enum {
 #if defined(AM_HAVE_VALGRIND)
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
-#define AM_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+/* Running under memcheck, not just any Valgrind tool: only memcheck answers
+ * GET_VBITS (others return the default 0), and only memcheck needs telling.
+ * Under callgrind a pool keeps its fast paths, so instruction counts are
+ * those of a normal run. */
+static inline int am_on_memcheck(void)
+{
+    unsigned char probe = 0, vbits = 0;
+    return RUNNING_ON_VALGRIND != 0 && VALGRIND_GET_VBITS(&probe, &vbits, 1) == 1;
+}
+#define AM_ON_VALGRIND() am_on_memcheck()
 #else
 #define AM_ON_VALGRIND() 0
 #endif
