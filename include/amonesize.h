@@ -204,6 +204,22 @@ struct am_onesize_stats {
 AM_API int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg);
 
 /**
+ * End a pool: its memory is the caller's again. Memory debuggers are told
+ * the whole pool is ordinary addressable memory once more (contents
+ * unspecified), and *os is zeroed, so every later call on it fails
+ * harmlessly until the next am_onesize_ctor().
+ *
+ * Call it before reusing the pool memory for anything else, and before a
+ * pool on the stack goes out of scope: under Valgrind or AddressSanitizer
+ * that memory would otherwise stay marked inaccessible. Without a memory
+ * debugger it only zeroes *os. Blocks still allocated are simply forgotten.
+ * Does nothing if os is NULL or was never successfully constructed.
+ * Locking: none; no other thread may use the pool during or after the call.
+ * Complexity: O(1) (under a memory debugger: O(pool size)).
+ */
+AM_API void am_onesize_dtor(struct am_onesize *os);
+
+/**
  * Allocate one block for a request of size bytes (0 included).
  *
  * Returns the most recently freed block, or else the next never-used one.

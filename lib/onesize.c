@@ -158,6 +158,8 @@ static enum verdict classify(const struct am_onesize *os, const void *ptr, size_
 static int find_in_list(const struct am_onesize *os, const void *blk, size_t limit)
 {
     const void *cur = freelist_c(os)->head;
+    if (limit > os->nblocks) /* counts damaged (e.g. by a broken lock): still end */
+        limit = os->nblocks;
     for (size_t i = 0; i < limit && cur != NULL; i++) {
         size_t idx;
         if (cur == blk)
@@ -178,6 +180,8 @@ static bool list_is_intact(const struct am_onesize *os)
 {
     const size_t listlen = listlen_of(os);
     const void *cur = freelist_c(os)->head;
+    if (listlen > os->nblocks)
+        return false;
     for (size_t i = 0; i < listlen; i++) {
         size_t idx;
         uintptr_t w[2];
@@ -208,7 +212,9 @@ enum { RADIX_BITS = 6, RADIX = 1 << RADIX_BITS };
 static unsigned char *sort_free_list(struct am_onesize *os)
 {
     unsigned char *head = freelist(os)->head;
-    for (unsigned char *cur = head; cur != NULL;) {
+    const size_t listlen = listlen_of(os); /* checked by list_is_intact() */
+    size_t n = 0;
+    for (unsigned char *cur = head; cur != NULL && n < listlen; n++) {
         uintptr_t w[2];
         peek_words(os, cur, w);
         w[1] = w[0]; /* remember the LIFO successor */
@@ -218,7 +224,8 @@ static unsigned char *sort_free_list(struct am_onesize *os)
     const size_t top = freelist(os)->ncarved;
     for (unsigned shift = 0; shift < WORD_BITS && (top - 1) >> shift != 0; shift += RADIX_BITS) {
         unsigned char *first[RADIX] = {0}, *last[RADIX] = {0};
-        for (unsigned char *cur = head; cur != NULL;) {
+        n = 0;
+        for (unsigned char *cur = head; cur != NULL && n < listlen; n++) {
             uintptr_t w[2];
             peek_words(os, cur, w);
             const size_t digit = (index_of(os, cur) >> shift) & (RADIX - 1);
@@ -262,7 +269,7 @@ static unsigned char *sort_free_list(struct am_onesize *os)
  * rewrite its check word. */
 static void unsort_free_list(struct am_onesize *os, unsigned char *sorted)
 {
-    while (sorted != NULL) {
+    for (size_t n = 0; sorted != NULL && n < os->nblocks; n++) {
         uintptr_t w[2];
         peek_words(os, sorted, w);
         unsigned char *next_sorted = (unsigned char *)w[0];
@@ -408,6 +415,14 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
     *os = o;
     track_create(os, block_at(os, 0), os->nblocks * os->block_size);
     return 0;
+}
+
+void am_onesize_dtor(struct am_onesize *os)
+{
+    if (!is_constructed(os))
+        return;
+    track_destroy(os, block_at(os, 0), os->nblocks * os->block_size);
+    memset(os, 0, sizeof *os);
 }
 
 void *am_onesize_impl_allocate(struct am_onesize *os, size_t size, size_t margin)

@@ -129,6 +129,20 @@ static inline void track_reset(const struct am_onesize *os, void *start, size_t 
         __asan_poison_memory_region(start, bytes);
 }
 
+/* The pool ends: its memory is the caller's, addressable, contents
+ * unspecified. */
+static inline void track_destroy(const struct am_onesize *os, void *start, size_t bytes)
+{
+#if defined(AM_HAVE_VALGRIND)
+    if (os->mode & AM_MODE_VALGRIND) {
+        VALGRIND_DESTROY_MEMPOOL(os);
+        (void)VALGRIND_MAKE_MEM_UNDEFINED(start, bytes);
+    }
+#endif
+    if (os->mode & AM_MODE_ASAN)
+        __asan_unpoison_memory_region(start, bytes);
+}
+
 static inline void track_alloc(const struct am_onesize *os, void *blk)
 {
 #if defined(AM_HAVE_VALGRIND)

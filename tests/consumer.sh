@@ -15,6 +15,15 @@ export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 libdir=$(dirname "$(dirname "$pc")")
 echo "installed: $(cd "$tmp/root" && find . -type f | sort | tr '\n' ' ')"
 
+stress=$(find "$tmp/root" -path '*/bin/amonesize-stress' | head -n 1)
+if [ -n "$stress" ]; then
+    LD_LIBRARY_PATH="$libdir" "$stress" --version
+    LD_LIBRARY_PATH="$libdir" "$stress" --ops 2000 --quiet
+    echo "ok: bin/amonesize-stress installed and runs"
+elif [ "${REQUIRE_STRESS:-1}" = 1 ]; then
+    echo "FAIL: bin/amonesize-stress was not installed"; exit 1
+fi
+
 for ex in "$src"/examples/*.c; do
     name=$(basename "$ex" .c)
     # shellcheck disable=SC2046

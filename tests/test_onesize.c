@@ -903,6 +903,51 @@ static void test_callbacks_are_balanced_and_entered_once(void **state)
     assert_int_equal(c.exits, c.enters);
 }
 
+/* ---- am_onesize_dtor ---------------------------------------------------- */
+
+static void *__attribute__((noinline)) pool_on_stack(void)
+{
+    alignas(64) unsigned char local[16 * 64];
+    struct am_onesize os;
+    struct am_onesize_cfg cfg = cfg_for(local, sizeof local, 64, 64);
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    void *p = alloc_ok(&os, 64);
+    memset(p, 1, 64);
+    assert_int_equal(am_onesize_free(&os, p), 0);
+    am_onesize_dtor(&os);
+    /* the memory is the caller's again: usable without debugger reports */
+    memset(local, 2, sizeof local);
+    assert_int_equal(am_onesize_get_nblocks(&os), 0); /* zeroed: harmless */
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_free(&os, local), -EINVAL);
+    am_onesize_dtor(&os); /* twice: nothing */
+    return local[5] == 2 ? p : NULL;
+}
+
+static void __attribute__((noinline)) use_stack(void)
+{
+    volatile unsigned char big[4096];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)i;
+    assert_int_equal(big[100], 100);
+}
+
+static void test_dtor_gives_the_memory_back(void **state)
+{
+    (void)state;
+    assert_non_null(pool_on_stack());
+    use_stack(); /* the old pool's stack memory, reused */
+    am_onesize_dtor(NULL);
+    struct am_onesize os;
+    make(&os, POOL_BYTES, 32, 0); /* a pool can be constructed again in place */
+    assert_non_null(am_onesize_allocate(&os, 1));
+    am_onesize_dtor(&os);
+    make(&os, POOL_BYTES, 32, 0);
+    assert_int_equal(am_onesize_get_nfree(&os), POOL_BYTES / 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -942,6 +987,7 @@ int main(void)
         cmocka_unit_test(test_iterate_rejects_null_callback),
         cmocka_unit_test(test_get_stats_counts_operations),
         cmocka_unit_test(test_callbacks_are_balanced_and_entered_once),
+        cmocka_unit_test(test_dtor_gives_the_memory_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

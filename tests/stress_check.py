@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Run amonesize-stress briefly and assert on what it reports.
+
+usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted
+       stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
+       stress_check.py options TOOL                bad options: one-line error, usage, exit 2
+"""
+import json
+import subprocess
+import sys
+
+PATTERNS = ["lifo", "burst", "random", "handoff", "mixed"]
+
+
+def run(cmd, timeout=120):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def fail(msg, proc=None):
+    print("FAIL:", msg)
+    if proc is not None:
+        print("stdout:", proc.stdout[-3000:])
+        print("stderr:", proc.stderr[-3000:])
+    sys.exit(1)
+
+
+def check_runs(tool, wrapper):
+    slow = bool(wrapper)
+    ops = "1500" if slow else "20000"
+    for lock in ["mutex", "spin"]:
+        for pattern in PATTERNS:
+            cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--ops", ops,
+                             "--blocks", "200", "--seed", "42", "--json"]
+            if pattern != "mixed":
+                cmd += ["--threads", "3" if slow else "4"]
+            p = run(cmd, timeout=600)
+            where = f"{pattern}/{lock}"
+            if p.returncode != 0:
+                fail(f"{where}: exit status {p.returncode}", p)
+            s = json.loads(p.stdout)
+            checks = {
+                "ok": s["ok"] is True,
+                "no violations": s["total"]["violations"] == 0,
+                "every block back": s["nfree_end"] == s["nblocks"] == 200,
+                "allocations == frees": s["allocations"] == s["frees"] > 0,
+                "iteration visits nothing at the end": s["iterated_at_end"] == 0,
+                "counts reconciled": s["reconciles"] >= 1,
+                "seed echoed": s["seed"] == 42,
+                "lock echoed": s["lock"] == lock,
+                "low-water mark below capacity": s["nfree_min"] < s["nblocks"],
+            }
+            if pattern == "mixed":
+                checks["all patterns ran"] = all(
+                    s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:4])
+                checks["diagnostics reconciled while running"] = s["reconciles"] > 1
+            else:
+                checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
+            bad = [k for k, v in checks.items() if not v]
+            if bad:
+                fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+            print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
+                  f"{s['reconciles']} reconciliations")
+
+
+def check_broken(tool, wrapper):
+    # A race may take a moment to show: up to 3 runs; each must not pass
+    # silently. The tool's checks (or ThreadSanitizer) must report it.
+    for attempt in range(3):
+        p = run(wrapper + [tool, "--broken-lock", "--pattern", "random", "--threads", "2",
+                           "--seconds", "2", "--blocks", "64", "--quiet"], timeout=300)
+        if p.returncode == 2:
+            fail("--broken-lock was rejected as an option", p)
+        if p.returncode != 0:
+            what = "ThreadSanitizer" if "ThreadSanitizer" in p.stderr else "the tool's checks"
+            if "VIOLATION" not in p.stderr and "ThreadSanitizer" not in p.stderr and p.returncode > 0:
+                fail("failed without saying what it saw", p)
+            print(f"ok: a critical section that locks nothing was caught by {what} "
+                  f"(exit {p.returncode}, attempt {attempt + 1})")
+            return
+    fail("three runs with a broken lock passed: the checks do not bite")
+
+
+def check_options(tool):
+    bad = [
+        ["--bogus"], ["--threads", "0"], ["--threads", "abc"], ["--threads", "-3"],
+        ["--threads"], ["--block-size", "0"], ["--blocks", "0"], ["--blocks", "1x"],
+        ["--seconds", "0"], ["--seconds", "soon"], ["--ops", "0"], ["--ops", "-1"],
+        ["--lock", "rwlock"], ["--pattern", "fifo"], ["--alignment", "3"],
+        ["--alignment", "8192"], ["--seed", "x"], ["--seconds", "1", "--ops", "5"],
+        ["extra"], ["--pattern", "handoff", "--threads", "1"],
+    ]
+    for args in bad:
+        p = run([tool] + args, timeout=30)
+        lines = p.stderr.strip().splitlines()
+        if p.returncode != 2:
+            fail(f"{args}: exit {p.returncode}, expected 2", p)
+        if not lines or not lines[0].startswith("amonesize-stress: ") or "usage:" not in p.stderr:
+            fail(f"{args}: expected a one-line error then usage", p)
+        if p.stdout:
+            fail(f"{args}: printed on stdout", p)
+        print(f"ok: {' '.join(args)!r} -> {lines[0]}")
+    p = run([tool, "--help"])
+    if p.returncode != 0 or "usage:" not in p.stdout:
+        fail("--help", p)
+    p = run([tool, "--version"])
+    if p.returncode != 0 or not p.stdout.startswith("amonesize-stress "):
+        fail("--version", p)
+    print("ok: --help and --version")
+
+
+def main():
+    what, tool, wrapper = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if what == "runs":
+        check_runs(tool, wrapper)
+    elif what == "broken":
+        check_broken(tool, wrapper)
+    elif what == "options":
+        check_options(tool)
+    else:
+        fail("unknown check " + what)
+
+
+if __name__ == "__main__":
+    main()
