@@ -132,13 +132,15 @@ struct am_onesize {
      * pool is unlocked and untracked (so reading them without a lock is
      * never a data race). */
     struct am_onesize_freelist fast;
-    uintptr_t base;    /* address of block 0 */
-    uintptr_t inv;     /* modular inverse of the odd part of block_size */
-    unsigned shift;    /* block_size = odd part << shift */
-    size_t block_size; /* effective block size */
-    uintptr_t key;     /* per-pool random key of the free-block pattern */
-    size_t budget;     /* nfree - nfree_min */
-    uint64_t nallocs;  /* successful allocations */
+    uintptr_t neg_base; /* minus the address of block 0: not a pointer to
+                           it, so a leak checker does not take the pool
+                           descriptor for a reference to block 0 */
+    uintptr_t inv;      /* modular inverse of the odd part of block_size */
+    unsigned shift;     /* block_size = odd part << shift */
+    size_t block_size;  /* effective block size */
+    uintptr_t key;      /* per-pool random key of the free-block pattern */
+    size_t budget;      /* nfree - nfree_min */
+    uint64_t nallocs;   /* successful allocations */
     /* Used only by the library itself. */
     struct am_onesize_freelist slow; /* state when locked or tracked */
     size_t nblocks;
@@ -371,7 +373,7 @@ inline int am_onesize_free(struct am_onesize *os, const void *ptr)
     if (os == NULL)
         return am_onesize_impl_free(os, ptr);
     const uintptr_t p = (uintptr_t)ptr;
-    const uintptr_t m = (p - os->base) * os->inv;
+    const uintptr_t m = (p + os->neg_base) * os->inv;
     const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
     if (idx < os->fast.ncarved) {
         unsigned char *b = (unsigned char *)p;

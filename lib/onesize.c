@@ -76,9 +76,14 @@ static size_t listlen_of(const struct am_onesize *os)
     return nfree_of(os) - (os->nblocks - freelist_c(os)->ncarved);
 }
 
+static uintptr_t base_of(const struct am_onesize *os)
+{
+    return 0 - os->neg_base;
+}
+
 static unsigned char *block_at(const struct am_onesize *os, size_t idx)
 {
-    return (unsigned char *)(os->base + idx * os->block_size);
+    return (unsigned char *)(base_of(os) + idx * os->block_size);
 }
 
 /* The pattern of a free block: link ^ check ^ address == key. A handed-out
@@ -142,8 +147,8 @@ enum verdict { FREEABLE, OUTSIDE, INTERIOR, NEVER, STALE };
 static enum verdict classify(const struct am_onesize *os, const void *ptr, size_t *idx)
 {
     const uintptr_t p = (uintptr_t)ptr;
-    const uintptr_t off = p - os->base;
-    if (p < os->base || off / os->block_size >= os->nblocks)
+    const uintptr_t off = p - base_of(os);
+    if (p < base_of(os) || off / os->block_size >= os->nblocks)
         return OUTSIDE;
     if (off % os->block_size != 0)
         return INTERIOR;
@@ -198,7 +203,7 @@ static bool list_is_intact(const struct am_onesize *os)
 /* Index of a block, by the same multiplication as the inline free path. */
 static size_t index_of(const struct am_onesize *os, const void *blk)
 {
-    const uintptr_t m = ((uintptr_t)blk - os->base) * os->inv;
+    const uintptr_t m = ((uintptr_t)blk + os->neg_base) * os->inv;
     return (size_t)((m >> os->shift) | (m << ((0u - os->shift) & (WORD_BITS - 1))));
 }
 
@@ -278,6 +283,48 @@ static void unsort_free_list(struct am_onesize *os, unsigned char *sorted)
         poke_words(os, sorted, w);
         sorted = next_sorted;
     }
+}
+
+/* Call cb for up to num (0: all) allocated blocks in address order; the
+ * count, or SIZE_MAX if the free list is damaged (then nothing is visited).
+ * Only free blocks are read: allocated ones belong to their owners, who may
+ * be writing them right now. The free list is sorted by address, the
+ * carved blocks are walked beside it, and the list is put back in LIFO
+ * order. */
+static size_t walk_allocated(struct am_onesize *os, size_t num, am_onesize_iterate_fn cb, void *ctx)
+{
+    if (!list_is_intact(os))
+        return SIZE_MAX;
+    size_t visited = 0;
+    unsigned char *const sorted = sort_free_list(os);
+    unsigned char *cur = sorted;
+    const size_t ncarved = freelist(os)->ncarved;
+    for (size_t i = 0; i < ncarved && (num == 0 || visited < num); i++) {
+        unsigned char *b = block_at(os, i);
+        if (b == cur) {
+            uintptr_t w[2];
+            peek_words(os, cur, w);
+            cur = (unsigned char *)w[0];
+            continue;
+        }
+        cb(ctx, visited++, b, os->block_size);
+    }
+    unsort_free_list(os, sorted);
+    return visited;
+}
+
+/* Under memcheck, every allocated block is released before the pool forgets
+ * it (free_all, dtor); otherwise it would be reported as leaked. */
+static void untrack_one(void *ctx, size_t index, void *block, size_t size)
+{
+    (void)index, (void)size;
+    track_free((const struct am_onesize *)ctx, block);
+}
+
+static void untrack_allocated(struct am_onesize *os)
+{
+    if (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN))
+        (void)walk_allocated(os, 0, untrack_one, os);
 }
 
 /* ---- the operations, with the lock held --------------------------------- */
@@ -394,7 +441,7 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
         return -EINVAL;
 
     struct am_onesize o = {0};
-    o.base = aligned;
+    o.neg_base = 0 - aligned;
     o.block_size = bsize;
     o.nblocks = (end - aligned) / bsize;
     o.shift = (unsigned)__builtin_ctzll((unsigned long long)bsize);
@@ -421,6 +468,7 @@ void am_onesize_dtor(struct am_onesize *os)
 {
     if (!is_constructed(os))
         return;
+    untrack_allocated(os);
     track_destroy(os, block_at(os, 0), os->nblocks * os->block_size);
     memset(os, 0, sizeof *os);
 }
@@ -481,10 +529,10 @@ void am_onesize_free_all(struct am_onesize *os)
     lock(os);
     struct am_onesize_freelist *fl = freelist(os);
     os->freed_by_free_all += os->nblocks - nfree_of(os);
+    untrack_allocated(os);
     fl->head = NULL;
     fl->ncarved = 0;
     os->budget = os->nblocks - os->nfree_min;
-    track_reset(os, block_at(os, 0), os->ncarved_max * os->block_size);
     unlock(os);
 }
 
@@ -495,36 +543,16 @@ size_t am_onesize_iterate_over_allocated(struct am_onesize *os, size_t num, am_o
         errno = EINVAL;
         return 0;
     }
-    size_t visited = 0;
-    int err = 0;
     lock(os);
-    /* Only free blocks are read: allocated ones belong to their owners, who
-     * may be writing them right now. Sort the free list by address, walk the
-     * carved blocks beside it, then put the list back in LIFO order. */
-    unsigned char *sorted = NULL;
-    if (list_is_intact(os)) {
-        sorted = sort_free_list(os);
-        const size_t ncarved = freelist(os)->ncarved;
-        unsigned char *cur = sorted;
-        for (size_t i = 0; i < ncarved && (num == 0 || visited < num); i++) {
-            unsigned char *b = block_at(os, i);
-            if (b == cur) {
-                uintptr_t w[2];
-                peek_words(os, cur, w);
-                cur = (unsigned char *)w[0];
-                continue;
-            }
-            cb(ctx, visited++, b, os->block_size);
-        }
-        unsort_free_list(os, sorted);
-    } else {
+    size_t visited = walk_allocated(os, num, cb, ctx);
+    const bool damaged = visited == SIZE_MAX;
+    if (damaged)
         os->corruptions++;
-        err = EFAULT;
-    }
     unlock(os);
-    if (err != 0) {
-        report(os, err, NULL);
-        errno = err;
+    if (damaged) {
+        report(os, EFAULT, NULL);
+        errno = EFAULT;
+        return 0;
     }
     return visited;
 }

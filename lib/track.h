@@ -3,9 +3,12 @@
  *
  * Every access of the library to block memory goes through peek_words() and
  * poke_words(); every change of a block's state goes through track_*(). Under
- * Valgrind (mode AM_MODE_VALGRIND) a pool is a Valgrind mempool: free and
- * never-used blocks are NOACCESS, handed-out blocks are chunks of the pool
- * (undefined until written, reported as leaks if lost). With an
+ * memcheck (mode AM_MODE_VALGRIND) free and never-used blocks are NOACCESS
+ * and handed-out blocks are malloc-like blocks (undefined until written,
+ * reported as leaks if lost). Malloc-like blocks rather than a Valgrind
+ * mempool: memcheck 3.19 leak-checks mempool chunks only while some malloc'ed
+ * block is live at exit, which after glibc's exit-time cleanup is often none.
+ * With an
  * AddressSanitizer runtime in the process (mode AM_MODE_ASAN) free and
  * never-used blocks are poisoned. Otherwise all of this compiles to plain
  * loads and stores. */
@@ -103,27 +106,8 @@ static AM_NO_ASAN inline void poke_words(const struct am_onesize *os, void *blk,
 static inline void track_create(const struct am_onesize *os, void *start, size_t bytes)
 {
 #if defined(AM_HAVE_VALGRIND)
-    if (os->mode & AM_MODE_VALGRIND) {
-        if (VALGRIND_MEMPOOL_EXISTS(os))
-            VALGRIND_DESTROY_MEMPOOL(os);
-        VALGRIND_CREATE_MEMPOOL(os, 0, 0);
+    if (os->mode & AM_MODE_VALGRIND)
         (void)VALGRIND_MAKE_MEM_NOACCESS(start, bytes);
-    }
-#endif
-    if (os->mode & AM_MODE_ASAN)
-        __asan_poison_memory_region(start, bytes);
-}
-
-/* Every block is free again (free_all): the first `bytes` of the pool are
- * the blocks that were ever handed out. */
-static inline void track_reset(const struct am_onesize *os, void *start, size_t bytes)
-{
-#if defined(AM_HAVE_VALGRIND)
-    if (os->mode & AM_MODE_VALGRIND) {
-        VALGRIND_DESTROY_MEMPOOL(os);
-        VALGRIND_CREATE_MEMPOOL(os, 0, 0);
-        (void)VALGRIND_MAKE_MEM_NOACCESS(start, bytes);
-    }
 #endif
     if (os->mode & AM_MODE_ASAN)
         __asan_poison_memory_region(start, bytes);
@@ -134,10 +118,8 @@ static inline void track_reset(const struct am_onesize *os, void *start, size_t 
 static inline void track_destroy(const struct am_onesize *os, void *start, size_t bytes)
 {
 #if defined(AM_HAVE_VALGRIND)
-    if (os->mode & AM_MODE_VALGRIND) {
-        VALGRIND_DESTROY_MEMPOOL(os);
+    if (os->mode & AM_MODE_VALGRIND)
         (void)VALGRIND_MAKE_MEM_UNDEFINED(start, bytes);
-    }
 #endif
     if (os->mode & AM_MODE_ASAN)
         __asan_unpoison_memory_region(start, bytes);
@@ -147,7 +129,7 @@ static inline void track_alloc(const struct am_onesize *os, void *blk)
 {
 #if defined(AM_HAVE_VALGRIND)
     if (os->mode & AM_MODE_VALGRIND)
-        VALGRIND_MEMPOOL_ALLOC(os, blk, os->block_size);
+        VALGRIND_MALLOCLIKE_BLOCK(blk, os->block_size, 0, 0);
 #endif
     if (os->mode & AM_MODE_ASAN)
         __asan_unpoison_memory_region(blk, os->block_size);
@@ -157,7 +139,7 @@ static inline void track_free(const struct am_onesize *os, void *blk)
 {
 #if defined(AM_HAVE_VALGRIND)
     if (os->mode & AM_MODE_VALGRIND)
-        VALGRIND_MEMPOOL_FREE(os, blk);
+        VALGRIND_FREELIKE_BLOCK(blk, 0);
 #endif
     if (os->mode & AM_MODE_ASAN)
         __asan_poison_memory_region(blk, os->block_size);

@@ -30,10 +30,21 @@ static struct am_onesize_cfg cfg_for(void *ptr, size_t size, size_t block_size, 
     return cfg;
 }
 
+/* Every test pool ends with am_onesize_dtor(), as the header asks before
+ * pool memory is reused (the next test reuses pool_buf): under memcheck the
+ * old pool's live blocks would otherwise overlap the new pool's. */
+#define POOL(name) struct am_onesize name __attribute__((cleanup(am_onesize_dtor))) = {0}
+
+static void ctor_ok(struct am_onesize *os, const struct am_onesize_cfg *cfg)
+{
+    am_onesize_dtor(os);
+    assert_int_equal(am_onesize_ctor(os, cfg), 0);
+}
+
 static void make(struct am_onesize *os, size_t size, size_t block_size, size_t alignment)
 {
     struct am_onesize_cfg cfg = cfg_for(pool_buf, size, block_size, alignment);
-    assert_int_equal(am_onesize_ctor(os, &cfg), 0);
+    ctor_ok(os, &cfg);
     assert_int_equal(am_onesize_check(os), 0);
 }
 
@@ -68,7 +79,7 @@ static void test_ctor_rejects_null_os_or_cfg(void **state)
 {
     (void)state;
     struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
-    struct am_onesize os;
+    POOL(os);
     assert_int_equal(am_onesize_ctor(NULL, &cfg), -EINVAL);
     assert_int_equal(am_onesize_ctor(&os, NULL), -EINVAL);
 }
@@ -76,7 +87,7 @@ static void test_ctor_rejects_null_os_or_cfg(void **state)
 static void test_ctor_rejects_bad_pool(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(NULL, POOL_BYTES, 32, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* NULL pool */
     cfg = cfg_for(pool_buf, 0, 32, 0);
@@ -90,7 +101,7 @@ static void test_ctor_rejects_bad_pool(void **state)
 static void test_ctor_rejects_zero_block_size(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
 }
@@ -100,7 +111,7 @@ static void test_ctor_rejects_alignment_not_power_of_two(void **state)
     (void)state;
     static const size_t bad[] = {3, 6, 12, 24, 48, 100, 4095, SIZE_MAX, (SIZE_MAX >> 1) + 2};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct am_onesize os;
+        POOL(os);
         struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, bad[i]);
         assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     }
@@ -114,7 +125,7 @@ static void noop_crit(void *ctx)
 static void test_ctor_rejects_one_callback(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
     cfg.crit_enter = noop_crit;
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
@@ -126,7 +137,7 @@ static void test_ctor_rejects_one_callback(void **state)
 static void test_ctor_rejects_pool_too_small(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf, 63, 64, 64);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     /* 64 bytes, but the start must move up by 1 to the alignment */
@@ -145,7 +156,7 @@ static void test_ctor_rejects_block_size_overflow(void **state)
     } bad[] = {
         {SIZE_MAX, 0}, {SIZE_MAX - 3, 4096}, {SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 1}, {POOL_BYTES + 1, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        struct am_onesize os;
+        POOL(os);
         struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, bad[i].block_size, bad[i].alignment);
         assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     }
@@ -154,7 +165,7 @@ static void test_ctor_rejects_block_size_overflow(void **state)
 static void test_ctor_failed_pool_is_harmless(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     memset(&os, 0xa5, sizeof os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
@@ -201,7 +212,7 @@ static void test_functions_reject_null_pool(void **state)
 static void test_ctor_exact_fit_one_block(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 64, 64, 64);
     assert_int_equal(am_onesize_get_nblocks(&os), 1);
     assert_int_equal(am_onesize_get_nfree(&os), 1);
@@ -221,7 +232,7 @@ static void test_ctor_exact_fit_n_blocks_no_bookkeeping(void **state)
     (void)state;
     static const size_t sizes[] = {16, 24, 40, 48, 64, 100, 256, 1000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        struct am_onesize os;
+        POOL(os);
         make(&os, POOL_BYTES, sizes[i], 8);
         const size_t bs = am_onesize_get_block_size(&os);
         for (size_t n = 1; n <= 7; n++) {
@@ -237,7 +248,7 @@ static void test_ctor_block_size_below_two_pointers_rounds_up(void **state)
 {
     (void)state;
     for (size_t bs = 1; bs < 2 * sizeof(void *); bs++) {
-        struct am_onesize os;
+        POOL(os);
         make(&os, POOL_BYTES, bs, 1);
         assert_int_equal(am_onesize_get_block_size(&os), 2 * sizeof(void *));
         void *a = alloc_ok(&os, bs), *b = alloc_ok(&os, bs);
@@ -254,7 +265,7 @@ static void test_ctor_alignments_1_to_4096(void **state)
     (void)state;
     for (size_t align = 1; align <= 4096; align *= 2) {
         for (size_t bs = 1; bs <= 300; bs += 37) {
-            struct am_onesize os;
+            POOL(os);
             make(&os, POOL_BYTES, bs, align);
             const size_t ebs = am_onesize_get_block_size(&os);
             const size_t unit = align < sizeof(void *) ? sizeof(void *) : align;
@@ -277,25 +288,25 @@ static void test_ctor_alignments_1_to_4096(void **state)
 static void test_ctor_default_alignment_is_max_align_t(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 1, 0);
     assert_int_equal(am_onesize_get_block_size(&os) % alignof(max_align_t), 0);
     struct am_onesize_cfg cfg = cfg_for(pool_buf + 1, POOL_BYTES - 1, 1, 0);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     assert_int_equal((uintptr_t)alloc_ok(&os, 1) % alignof(max_align_t), 0);
 }
 
 static void test_ctor_misaligned_start_is_aligned_up(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf + 3, 4 * 64 + 61, 64, 64);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     /* 3 + 61 = 64 bytes skipped at the start: exactly 4 blocks remain */
     assert_int_equal(am_onesize_get_nblocks(&os), 4);
     assert_ptr_equal(alloc_ok(&os, 1), pool_buf + 64);
     cfg = cfg_for(pool_buf + 3, 4 * 64 + 60, 64, 64);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     assert_int_equal(am_onesize_get_nblocks(&os), 3);
 }
 
@@ -318,9 +329,9 @@ static void test_ctor_1gib_pool_stays_untouched(void **state)
     const size_t bytes = (size_t)1 << 30;
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(mem != MAP_FAILED);
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(mem, bytes, 64, 64);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     assert_int_equal(am_onesize_get_nblocks(&os), bytes / 64);
     assert_int_equal(resident_pages(mem, bytes), 0);
     void *p = alloc_ok(&os, 64);
@@ -328,6 +339,7 @@ static void test_ctor_1gib_pool_stays_untouched(void **state)
     assert_int_equal(resident_pages(mem, bytes), 1);
     assert_int_equal(am_onesize_free(&os, p), 0);
     assert_int_equal(am_onesize_get_nfree(&os), bytes / 64);
+    am_onesize_dtor(&os);
     assert_int_equal(munmap(mem, bytes), 0);
 }
 
@@ -336,7 +348,7 @@ static void test_ctor_1gib_pool_stays_untouched(void **state)
 static void test_allocate_distinct_blocks_until_enomem(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 10 * 48, 48, 16);
     unsigned char *seen[10];
     for (size_t i = 0; i < 10; i++) {
@@ -360,7 +372,7 @@ static void test_allocate_distinct_blocks_until_enomem(void **state)
 static void test_allocate_size_zero_gets_a_block(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 32, 0);
     assert_non_null(am_onesize_allocate(&os, 0));
     assert_int_equal(am_onesize_get_nfree(&os), am_onesize_get_nblocks(&os) - 1);
@@ -369,7 +381,7 @@ static void test_allocate_size_zero_gets_a_block(void **state)
 static void test_allocate_oversize_is_einval_and_changes_nothing(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 32, 0);
     void *keep = alloc_ok(&os, 1);
     struct am_onesize_stats before = stats_of(&os);
@@ -392,7 +404,7 @@ static void test_allocate_oversize_is_einval_and_changes_nothing(void **state)
 static void test_allocate_lifo_reuse(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 64, 0);
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1), *c = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
@@ -408,7 +420,7 @@ static void test_allocate_lifo_reuse(void **state)
 static void test_allocate_x_keeps_margin(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 8 * 64, 64, 64);
     /* "succeeds only when more than margin blocks are free" */
     for (size_t i = 0; i < 5; i++)
@@ -429,7 +441,7 @@ static void test_allocate_x_keeps_margin(void **state)
 static void test_get_nfree_min_tracks_low_water(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 16 * 32, 32, 0);
     void *p[16];
     for (int i = 0; i < 10; i++)
@@ -455,7 +467,7 @@ static void test_get_nfree_min_tracks_low_water(void **state)
 static void test_free_null_is_noop(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 32, 0);
     struct am_onesize_stats before = stats_of(&os);
     assert_int_equal(am_onesize_free(&os, NULL), 0);
@@ -475,11 +487,11 @@ static void on_error(void *ctx, int err, const void *ptr)
 static void test_free_rejects_every_bad_pointer_unchanged(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf + 64, 16 * 64, 64, 64);
     cfg.on_error = on_error;
     cfg.on_error_ctx = &nerrors;
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     unsigned char *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
     struct am_onesize_stats before = stats_of(&os);
@@ -529,7 +541,7 @@ static void test_free_accepts_exactly_block_starts(void **state)
     (void)state;
     static const size_t sizes[] = {16, 24, 40, 48, 56, 72, 96, 120, 136, 248, 264, 1000, 4104};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        struct am_onesize os;
+        POOL(os);
         const size_t bs = sizes[s];
         make(&os, 6 * bs, bs, 8);
         assert_int_equal(am_onesize_get_block_size(&os), bs);
@@ -557,7 +569,7 @@ static void test_free_accepts_exactly_block_starts(void **state)
 static void test_free_double_free_after_other_operations(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 32 * 32, 32, 0);
     void *p[8];
     for (int i = 0; i < 8; i++)
@@ -579,7 +591,7 @@ static void test_free_double_free_after_other_operations(void **state)
 static void test_free_after_free_all_is_double_until_reused(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 8 * 32, 32, 0);
     void *p[4];
     for (int i = 0; i < 4; i++)
@@ -601,7 +613,7 @@ static void test_free_after_free_all_is_double_until_reused(void **state)
 static void test_free_block_with_lookalike_data_is_accepted(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 8 * 32, 32, 0);
     uintptr_t *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
@@ -637,7 +649,7 @@ scribble(void *freed, unsigned char bits)
 static void test_allocate_detects_write_after_free(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 8 * 32, 32, 0);
     nerrors = 0;
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
@@ -662,7 +674,7 @@ static void test_allocate_detects_write_after_free(void **state)
 static void test_free_all_returns_every_block(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 8 * 32, 32, 0);
     void *p;
     while ((p = am_onesize_allocate(&os, 1)) != NULL)
@@ -701,7 +713,7 @@ static void record_cb(void *ctx, size_t index, void *block, size_t size)
 static void test_iterate_visits_allocated_in_address_order(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 32 * 48, 48, 16);
     unsigned char *p[20];
     for (int i = 0; i < 20; i++)
@@ -737,7 +749,7 @@ static void test_iterate_visits_allocated_in_address_order(void **state)
 static void test_iterate_keeps_lifo_order_of_free_list(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 32 * 32, 32, 0);
     void *p[10];
     for (int i = 0; i < 10; i++)
@@ -777,9 +789,9 @@ static void model_cb(void *ctx, size_t index, void *block, size_t size)
 static void test_iterate_matches_model_large_pool(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(big_pool, sizeof big_pool, 16, 16);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     for (size_t i = 0; i < BIG_N; i++) {
         assert_ptr_equal(alloc_ok(&os, 1), big_pool + 16 * i);
         big_held[i] = 1;
@@ -807,7 +819,7 @@ static void test_iterate_matches_model_large_pool(void **state)
 static void test_iterate_rejects_null_callback(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 32, 0);
     alloc_ok(&os, 1);
     errno = 0;
@@ -820,7 +832,7 @@ static void test_iterate_rejects_null_callback(void **state)
 static void test_get_stats_counts_operations(void **state)
 {
     (void)state;
-    struct am_onesize os;
+    POOL(os);
     make(&os, 4 * 32, 32, 0);
     struct am_onesize_stats st;
     assert_int_equal(am_onesize_get_stats(&os, NULL), -EINVAL);
@@ -867,12 +879,12 @@ static void test_callbacks_are_balanced_and_entered_once(void **state)
 {
     (void)state;
     struct crit_count c = {0};
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(pool_buf, 4 * 32, 32, 0);
     cfg.crit_enter = count_enter;
     cfg.crit_exit = count_exit;
     cfg.crit_ctx = &c;
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     assert_int_equal(c.enters, 0); /* never from ctor */
 #define ONCE(call)                                                                                           \
     do {                                                                                                     \
@@ -908,9 +920,9 @@ static void test_callbacks_are_balanced_and_entered_once(void **state)
 static void *__attribute__((noinline)) pool_on_stack(void)
 {
     alignas(64) unsigned char local[16 * 64];
-    struct am_onesize os;
+    POOL(os);
     struct am_onesize_cfg cfg = cfg_for(local, sizeof local, 64, 64);
-    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
+    ctor_ok(&os, &cfg);
     void *p = alloc_ok(&os, 64);
     memset(p, 1, 64);
     assert_int_equal(am_onesize_free(&os, p), 0);
@@ -940,7 +952,7 @@ static void test_dtor_gives_the_memory_back(void **state)
     assert_non_null(pool_on_stack());
     use_stack(); /* the old pool's stack memory, reused */
     am_onesize_dtor(NULL);
-    struct am_onesize os;
+    POOL(os);
     make(&os, POOL_BYTES, 32, 0); /* a pool can be constructed again in place */
     assert_non_null(am_onesize_allocate(&os, 1));
     am_onesize_dtor(&os);

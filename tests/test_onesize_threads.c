@@ -39,6 +39,7 @@ static void make_pool(void)
     cfg.block_size = BLOCK;
     cfg.alignment = 64;
     assert_int_equal(am_onesize_pthread_set_crit(&cfg, &mutex), 0);
+    am_onesize_dtor(&pool); /* the previous test's pool, over the same memory */
     assert_int_equal(am_onesize_ctor(&pool, &cfg), 0);
 }
 
