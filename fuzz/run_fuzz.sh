@@ -1,0 +1,18 @@
+#!/bin/sh
+# Run a libFuzzer target for a bounded time over the seed corpus; new inputs
+# go to a temporary directory, never into the source tree. The exit status is
+# the fuzzer's: any divergence from the model or sanitizer report fails.
+# usage: run_fuzz.sh FUZZER CORPUS SECONDS
+set -eu
+fuzzer=$(realpath "$1") corpus=$(realpath "$2") seconds=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/new"
+status=0
+"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$tmp/" "$tmp/new" "$corpus" >"$tmp/log" 2>&1 || status=$?
+tail -n 30 "$tmp/log"
+for crash in "$tmp"/crash-* "$tmp"/timeout-* "$tmp"/oom-*; do
+    [ -e "$crash" ] && { echo "artifact: $(basename "$crash"): $(od -An -tx1 "$crash" | tr -d '\n' | head -c 400)"; }
+done
+exit "$status"
