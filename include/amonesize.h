@@ -335,29 +335,87 @@ AM_API int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_s
  */
 AM_API int am_onesize_check(struct am_onesize *os);
 
-/* Private: the out-of-line parts of the inline fast paths. */
+/* Private: the out-of-line parts of the inline fast paths. The *_locked
+ * ones are entered with the critical section held, and leave it. */
+#define AM_ONESIZE_PRIV_LOCKED 1u /* struct am_onesize.mode: callbacks only */
 AM_API void *am_onesize_impl_allocate(struct am_onesize *os, size_t size, size_t margin);
 AM_API int am_onesize_impl_free(struct am_onesize *os, const void *ptr);
+AM_API void *am_onesize_impl_allocate_locked(struct am_onesize *os, size_t size);
+AM_API int am_onesize_impl_free_locked(struct am_onesize *os, const void *ptr);
+AM_API AM_ONESIZE_INLINE void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl,
+                                                   size_t size);
+AM_API AM_ONESIZE_INLINE int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl,
+                                                  const void *ptr);
 
 #if AM_ONESIZE_HAS_INLINE
-/* The fast paths below touch only the block's two words and the hot fields,
- * and give up to the library on anything unusual: locking or tracking
- * (fast.head is NULL and fast.ncarved 0 then), no block on the free list, a
- * request too large, a damaged block, a pointer that is not a handed-out
- * block of this pool, or a block that looks free. */
+/* The fast paths touch only the block's two words and the hot fields. An
+ * unlocked, untracked pool uses the fast list; a pool with callbacks only
+ * uses the slow list under the callbacks; anything else (tracking, no block
+ * on the list, a request too large, a damaged block, a pointer that is not a
+ * handed-out block, a block that looks free) goes to the library, with the
+ * critical section still held if it was taken, so each call enters it at
+ * most once. */
 
-inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
+/* Pop a block that passes the free-pattern check, or NULL. */
+inline void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl, size_t size)
 {
-    unsigned char *b = os != NULL ? (unsigned char *)os->fast.head : NULL;
+    unsigned char *b = (unsigned char *)fl->head;
     if (b != NULL && size <= os->block_size && os->budget != 0) {
         uintptr_t w[2];
         memcpy(w, b, sizeof w);
         if ((w[0] ^ w[1] ^ (uintptr_t)b) == os->key) {
             const uintptr_t cleared = 0;
-            os->fast.head = (void *)w[0];
+            fl->head = (void *)w[0];
             memcpy(b + sizeof w[0], &cleared, sizeof cleared);
             os->budget--;
             os->nallocs++;
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* Push a handed-out block that does not look free; 1 if done, else 0. */
+inline int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl, const void *ptr)
+{
+    /* (p - base) / block_size by multiplication: for an offset that is a
+     * multiple of the block size this is the exact quotient; for any other
+     * it is larger than every block index (Granlund & Montgomery). So one
+     * compare checks "in the pool, on a block start, handed out". */
+    const uintptr_t p = (uintptr_t)ptr;
+    const uintptr_t m = (p + os->neg_base) * os->inv;
+    const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
+    if (idx < fl->ncarved) {
+        unsigned char *b = (unsigned char *)p;
+        uintptr_t w[2];
+        memcpy(w, b, sizeof w);
+        if ((w[0] ^ w[1] ^ p) != os->key) {
+            w[0] = (uintptr_t)fl->head;
+            w[1] = w[0] ^ p ^ os->key;
+            /* The head store in between keeps gcc from packing the two
+             * word stores through SSE registers (3 more instructions). */
+            memcpy(b + sizeof w[0], &w[1], sizeof w[1]);
+            fl->head = b;
+            memcpy(b, &w[0], sizeof w[0]);
+            os->budget++;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
+{
+    if (os != NULL) {
+        void *b = am_onesize_impl_pop(os, &os->fast, size);
+        if (b != NULL)
+            return b;
+        if (os->mode == AM_ONESIZE_PRIV_LOCKED) {
+            os->crit_enter(os->crit_ctx);
+            b = am_onesize_impl_pop(os, &os->slow, size);
+            if (b == NULL)
+                return am_onesize_impl_allocate_locked(os, size);
+            os->crit_exit(os->crit_ctx);
             return b;
         }
     }
@@ -366,28 +424,14 @@ inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
 
 inline int am_onesize_free(struct am_onesize *os, const void *ptr)
 {
-    /* (p - base) / block_size by multiplication: for an offset that is a
-     * multiple of the block size this is the exact quotient; for any other
-     * it is larger than every block index (Granlund & Montgomery). So one
-     * compare checks "in the pool, on a block start, handed out". */
-    if (os == NULL)
-        return am_onesize_impl_free(os, ptr);
-    const uintptr_t p = (uintptr_t)ptr;
-    const uintptr_t m = (p + os->neg_base) * os->inv;
-    const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
-    if (idx < os->fast.ncarved) {
-        unsigned char *b = (unsigned char *)p;
-        uintptr_t w[2];
-        memcpy(w, b, sizeof w);
-        if ((w[0] ^ w[1] ^ p) != os->key) {
-            w[0] = (uintptr_t)os->fast.head;
-            w[1] = w[0] ^ p ^ os->key;
-            /* The head store in between keeps gcc from packing the two
-             * word stores through SSE registers (3 more instructions). */
-            memcpy(b + sizeof w[0], &w[1], sizeof w[1]);
-            os->fast.head = b;
-            memcpy(b, &w[0], sizeof w[0]);
-            os->budget++;
+    if (os != NULL) {
+        if (am_onesize_impl_push(os, &os->fast, ptr))
+            return 0;
+        if (os->mode == AM_ONESIZE_PRIV_LOCKED && ptr != NULL) {
+            os->crit_enter(os->crit_ctx);
+            if (!am_onesize_impl_push(os, &os->slow, ptr))
+                return am_onesize_impl_free_locked(os, ptr);
+            os->crit_exit(os->crit_ctx);
             return 0;
         }
     }

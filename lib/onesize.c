@@ -16,12 +16,18 @@
 #endif
 
 #include "track.h"
+#if defined(AM_HAVE_PTHREAD)
+#include "amonesize_pthread.h"
+#include "pthread_private.h"
+#endif
 
 /* The inline fast paths of the header get their one external definition
  * here (C99 6.7.4: a declaration without `inline` makes this TU emit it). */
 #if AM_ONESIZE_HAS_INLINE
 extern void *am_onesize_allocate(struct am_onesize *os, size_t size);
 extern int am_onesize_free(struct am_onesize *os, const void *ptr);
+extern void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl, size_t size);
+extern int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl, const void *ptr);
 #endif
 
 _Static_assert(sizeof(uintptr_t) == sizeof(void *), "a block link is stored as a uintptr_t");
@@ -41,14 +47,32 @@ static bool is_constructed(const struct am_onesize *os)
     return os != NULL && os->nblocks != 0;
 }
 
+/* With the library's own pthread adapter, lock the mutex directly: the
+ * indirect call and the adapter's frame cost as much as the work inside. */
 static void lock(const struct am_onesize *os)
 {
+#if defined(AM_HAVE_PTHREAD)
+    if (os->crit_enter == am_onesize_pthread_enter) {
+        const int err = pthread_mutex_lock((pthread_mutex_t *)os->crit_ctx);
+        if (err != 0)
+            am_mutex_failed("pthread_mutex_lock", err);
+        return;
+    }
+#endif
     if (os->crit_enter != NULL)
         os->crit_enter(os->crit_ctx);
 }
 
 static void unlock(const struct am_onesize *os)
 {
+#if defined(AM_HAVE_PTHREAD)
+    if (os->crit_exit == am_onesize_pthread_exit) {
+        const int err = pthread_mutex_unlock((pthread_mutex_t *)os->crit_ctx);
+        if (err != 0)
+            am_mutex_failed("pthread_mutex_unlock", err);
+        return;
+    }
+#endif
     if (os->crit_exit != NULL)
         os->crit_exit(os->crit_ctx);
 }
@@ -329,6 +353,49 @@ static void untrack_allocated(struct am_onesize *os)
 
 /* ---- the operations, with the lock held --------------------------------- */
 
+/* The common case of a locked pool (or of an unlocked one whose inline path
+ * gave up), without memory-debugger tracking: the inline paths' work, under
+ * the lock. Anything unusual is left to take()/check_freeable(). */
+static bool is_tracked(const struct am_onesize *os)
+{
+    return (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
+}
+
+static void *pop_plain(struct am_onesize *os)
+{
+    struct am_onesize_freelist *fl = freelist(os);
+    unsigned char *b = (unsigned char *)fl->head;
+    if (b == NULL)
+        return NULL;
+    am_word *w = (am_word *)(void *)b;
+    if (!looks_free(os, b, (const uintptr_t[2]){w[0], w[1]}))
+        return NULL; /* take() reports the damage */
+    fl->head = (void *)w[0];
+    w[1] = 0;
+    if (os->budget != 0)
+        os->budget--;
+    else
+        os->nfree_min--;
+    os->nallocs++;
+    return b;
+}
+
+static bool push_plain(struct am_onesize *os, const void *ptr)
+{
+    struct am_onesize_freelist *fl = freelist(os);
+    if (index_of(os, ptr) >= fl->ncarved)
+        return false;
+    am_word *w = (am_word *)(uintptr_t)ptr;
+    if (looks_free(os, ptr, (const uintptr_t[2]){w[0], w[1]}))
+        return false; /* a double free, most likely: check_freeable() decides */
+    const uintptr_t next = (uintptr_t)fl->head;
+    w[0] = next;
+    w[1] = next ^ (uintptr_t)ptr ^ os->key;
+    fl->head = (void *)(uintptr_t)ptr;
+    os->budget++;
+    return true;
+}
+
 /* Hand out one block; nfree > 0. Returns 0 or EFAULT (damaged free list). */
 static int take(struct am_onesize *os, void **out)
 {
@@ -473,6 +540,36 @@ void am_onesize_dtor(struct am_onesize *os)
     memset(os, 0, sizeof *os);
 }
 
+/* The allocation, with the lock held: 0 or the errno value, counted. */
+static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **blk)
+{
+    if (size > os->block_size) {
+        os->oversize++;
+        return EINVAL;
+    }
+    if (margin == 0 && !is_tracked(os) && (*blk = pop_plain(os)) != NULL)
+        return 0;
+    if (nfree_of(os) <= margin) {
+        os->failed++;
+        return ENOMEM;
+    }
+    const int err = take(os, blk);
+    if (err != 0)
+        os->corruptions++;
+    return err;
+}
+
+/* After the lock is released: report a misuse and set errno. */
+static void *allocate_result(const struct am_onesize *os, int err, void *blk)
+{
+    if (err == 0)
+        return blk;
+    if (err != ENOMEM)
+        report(os, err, NULL);
+    errno = err;
+    return NULL;
+}
+
 void *am_onesize_impl_allocate(struct am_onesize *os, size_t size, size_t margin)
 {
     if (!is_constructed(os)) {
@@ -480,30 +577,34 @@ void *am_onesize_impl_allocate(struct am_onesize *os, size_t size, size_t margin
         return NULL;
     }
     void *blk = NULL;
-    int err = 0;
     lock(os);
-    if (size > os->block_size) {
-        os->oversize++;
-        err = EINVAL;
-    } else if (nfree_of(os) <= margin) {
-        os->failed++;
-        err = ENOMEM;
-    } else if ((err = take(os, &blk)) != 0) {
-        os->corruptions++;
-    }
+    const int err = allocate_locked(os, size, margin, &blk);
     unlock(os);
-    if (err != 0) {
-        if (err != ENOMEM)
-            report(os, err, NULL);
-        errno = err;
-        return NULL;
-    }
-    return blk;
+    return allocate_result(os, err, blk);
+}
+
+void *am_onesize_impl_allocate_locked(struct am_onesize *os, size_t size)
+{
+    void *blk = NULL;
+    const int err = allocate_locked(os, size, 0, &blk);
+    unlock(os);
+    return allocate_result(os, err, blk);
 }
 
 void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin)
 {
     return am_onesize_impl_allocate(os, size, margin);
+}
+
+/* The free, with the lock held: 0 or the negative errno value, counted. */
+static int free_locked(struct am_onesize *os, const void *ptr)
+{
+    if (!is_tracked(os) && push_plain(os, ptr))
+        return 0;
+    const int err = check_freeable(os, ptr);
+    if (err == 0)
+        give_back(os, (void *)(uintptr_t)ptr);
+    return err;
 }
 
 int am_onesize_impl_free(struct am_onesize *os, const void *ptr)
@@ -513,9 +614,16 @@ int am_onesize_impl_free(struct am_onesize *os, const void *ptr)
     if (!is_constructed(os))
         return -EINVAL;
     lock(os);
-    int err = check_freeable(os, ptr);
-    if (err == 0)
-        give_back(os, (void *)(uintptr_t)ptr);
+    const int err = free_locked(os, ptr);
+    unlock(os);
+    if (err != 0)
+        report(os, -err, ptr);
+    return err;
+}
+
+int am_onesize_impl_free_locked(struct am_onesize *os, const void *ptr)
+{
+    const int err = free_locked(os, ptr);
     unlock(os);
     if (err != 0)
         report(os, -err, ptr);

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void die(const char *what, int err)
+#include "pthread_private.h"
+
+void am_mutex_failed(const char *what, int err)
 {
     fprintf(stderr, "amonesize: %s failed: %s; the mutex is broken, aborting\n", what, strerror(err));
     abort();
@@ -16,14 +18,14 @@ void am_onesize_pthread_enter(void *mutex)
 {
     const int err = pthread_mutex_lock((pthread_mutex_t *)mutex);
     if (err != 0)
-        die("pthread_mutex_lock", err);
+        am_mutex_failed("pthread_mutex_lock", err);
 }
 
 void am_onesize_pthread_exit(void *mutex)
 {
     const int err = pthread_mutex_unlock((pthread_mutex_t *)mutex);
     if (err != 0)
-        die("pthread_mutex_unlock", err);
+        am_mutex_failed("pthread_mutex_unlock", err);
 }
 
 int am_onesize_pthread_set_crit(struct am_onesize_cfg *cfg, pthread_mutex_t *mutex)

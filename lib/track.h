@@ -21,9 +21,9 @@
 #include "amonesize.h"
 
 enum {
-    AM_MODE_LOCKED = 1u,   /* critical-section callbacks set */
-    AM_MODE_VALGRIND = 2u, /* running under Valgrind */
-    AM_MODE_ASAN = 4u,     /* an AddressSanitizer runtime is loaded */
+    AM_MODE_LOCKED = AM_ONESIZE_PRIV_LOCKED, /* critical-section callbacks set */
+    AM_MODE_VALGRIND = 2u,                   /* running under Valgrind */
+    AM_MODE_ASAN = 4u,                       /* an AddressSanitizer runtime is loaded */
 };
 
 #if defined(AM_HAVE_VALGRIND)

@@ -1,0 +1,880 @@
+/* amonesize-bench: onesize against the allocators users would pick instead,
+ * side by side in one process, interleaved (A B C A B C ...) so that machine
+ * drift hits all alike; medians of repetitions with min-max.
+ *
+ * Every allocator's loops are generated from its own allocate/free
+ * expressions (no indirect calls in the measured loops). glibc is called as
+ * __libc_malloc/__libc_free, since linking jemalloc or tcmalloc interposes
+ * malloc itself. The benchmark checks its own work: every block returned is
+ * written and must come back, pools must end full. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amonesize.h"
+#include "amonesize_pthread.h"
+
+#if defined(HAVE_VALGRIND_H)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_START_INSTRUMENTATION
+#define CALLGRIND_STOP_INSTRUMENTATION
+#define CALLGRIND_TOGGLE_COLLECT
+#endif
+#if defined(HAVE_MIMALLOC)
+#include <mimalloc.h>
+#endif
+#if defined(HAVE_JEMALLOC)
+void *mallocx(size_t size, int flags);
+void dallocx(void *ptr, int flags);
+#endif
+#if defined(HAVE_TCMALLOC)
+void *tc_malloc(size_t size);
+void tc_free(void *ptr);
+#endif
+void *__libc_malloc(size_t size);
+void __libc_free(void *ptr);
+
+#define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+enum { BURST = 1000, MAX_THREADS = 64, RING = 1024 };
+
+static struct {
+    bool quick, csv_only;
+    int reps;
+    unsigned threads;
+    const char *filter, *csv;
+    FILE *csvf;
+    bool tty;
+} cfg;
+
+static int failures; /* self-checks that failed: a broken allocator cannot win */
+
+static void fail(const char *what, const char *name)
+{
+    fprintf(stderr, "BENCH CHECK FAILED: %s: %s\n", name, what);
+    failures++;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- onesize pools ------------------------------------------------------ */
+
+static struct am_onesize os_plain, os_mutex, os_spin;
+static pthread_mutex_t os_mtx = PTHREAD_MUTEX_INITIALIZER;
+static atomic_flag os_spinlock = ATOMIC_FLAG_INIT;
+static unsigned char *pool_mem;
+static size_t pool_mem_bytes;
+
+static void spin_enter(void *ctx)
+{
+    (void)ctx;
+    while (atomic_flag_test_and_set_explicit(&os_spinlock, memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+static void spin_exit(void *ctx)
+{
+    (void)ctx;
+    atomic_flag_clear_explicit(&os_spinlock, memory_order_release);
+}
+
+/* One mapping, cut in three pools: plain, mutex, spin. */
+static void pools_make(size_t bsize, size_t nblocks)
+{
+    const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
+    pool_mem_bytes = 3 * each;
+    pool_mem = mmap(NULL, pool_mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                    -1, 0);
+    if (pool_mem == MAP_FAILED) {
+        perror("mmap");
+        exit(1);
+    }
+    struct am_onesize_cfg c = {.pool = {pool_mem, each}, .block_size = bsize, .alignment = 16};
+    if (am_onesize_ctor(&os_plain, &c) != 0)
+        exit(1);
+    c.pool.ptr = pool_mem + each;
+    am_onesize_pthread_set_crit(&c, &os_mtx);
+    if (am_onesize_ctor(&os_mutex, &c) != 0)
+        exit(1);
+    c.pool.ptr = pool_mem + 2 * each;
+    c.crit_enter = spin_enter;
+    c.crit_exit = spin_exit;
+    c.crit_ctx = NULL;
+    if (am_onesize_ctor(&os_spin, &c) != 0)
+        exit(1);
+}
+
+static void pools_drop(void)
+{
+    struct am_onesize *all[] = {&os_plain, &os_mutex, &os_spin};
+    static const char *names[] = {"onesize", "onesize+mutex", "onesize+spin"};
+    for (int i = 0; i < 3; i++) {
+        struct am_onesize_stats st;
+        am_onesize_get_stats(all[i], &st);
+        if (st.nfree != st.nblocks || st.allocations != st.frees + st.freed_by_free_all ||
+            st.rejected_double || st.rejected_interior || st.rejected_outside ||
+            st.rejected_never_allocated || st.corruptions)
+            fail("pool not full at the end, or misuse counted", names[i]);
+        am_onesize_dtor(all[i]);
+    }
+    munmap(pool_mem, pool_mem_bytes);
+}
+
+/* A bare free list, no checks, behind the same kind of mutex: the floor the
+ * "onesize+mutex" target is measured against. */
+static void *bare_head;
+static pthread_mutex_t bare_mtx = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *bare_mem;
+static size_t bare_next, bare_n, bare_bsize;
+
+static void bare_make(size_t bsize, size_t nblocks)
+{
+    bare_bsize = bsize < 16 ? 16 : (bsize + 15) & ~(size_t)15;
+    bare_n = nblocks;
+    bare_next = 0;
+    bare_head = NULL;
+    bare_mem = mmap(NULL, bare_bsize * nblocks, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (bare_mem == MAP_FAILED)
+        exit(1);
+}
+
+static void bare_drop(void)
+{
+    munmap(bare_mem, bare_bsize * bare_n);
+}
+
+static inline void *bare_alloc(void)
+{
+    void *p = bare_head;
+    if (p != NULL)
+        bare_head = *(void **)p;
+    else if (bare_next < bare_n)
+        p = bare_mem + bare_bsize * bare_next++;
+    return p;
+}
+
+static inline void bare_free(void *p)
+{
+    *(void **)p = bare_head;
+    bare_head = p;
+}
+
+static inline void *bare_mutex_alloc(void)
+{
+    pthread_mutex_lock(&bare_mtx);
+    void *p = bare_alloc();
+    pthread_mutex_unlock(&bare_mtx);
+    return p;
+}
+
+static inline void bare_mutex_free(void *p)
+{
+    pthread_mutex_lock(&bare_mtx);
+    bare_free(p);
+    pthread_mutex_unlock(&bare_mtx);
+}
+
+/* The same bare list, locked through the pthread adapter's callbacks called
+ * through pointers, as onesize calls them: what the callback interface
+ * itself costs. */
+static void (*volatile bare_enter)(void *) = am_onesize_pthread_enter;
+static void (*volatile bare_exit)(void *) = am_onesize_pthread_exit;
+
+static inline void *bare_cb_alloc(void)
+{
+    void (*enter)(void *) = bare_enter, (*leave)(void *) = bare_exit;
+    enter(&bare_mtx);
+    void *p = bare_alloc();
+    leave(&bare_mtx);
+    return p;
+}
+
+static inline void bare_cb_free(void *p)
+{
+    void (*enter)(void *) = bare_enter, (*leave)(void *) = bare_exit;
+    enter(&bare_mtx);
+    bare_free(p);
+    leave(&bare_mtx);
+}
+
+/* ---- the allocators, as expressions ------------------------------------- */
+
+static size_t cur_size; /* the request size of the case being run */
+
+/* Each allocator: name, thread-safe, allocate expression, free statement. */
+#define ALLOCATORS(X)                                                                                        \
+    X(onesize, 0, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p))                   \
+    X(onesize_mutex, 1, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p))             \
+    X(onesize_spin, 1, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p))                \
+    X(bare_list, 0, bare_alloc(), bare_free(p))                                                              \
+    X(bare_list_mutex, 1, bare_mutex_alloc(), bare_mutex_free(p))                                            \
+    X(bare_list_callbacks, 1, bare_cb_alloc(), bare_cb_free(p))                                              \
+    X(glibc, 1, __libc_malloc(cur_size), __libc_free(p))                                                     \
+    X_MIMALLOC(X) X_JEMALLOC(X) X_TCMALLOC(X)
+
+#if defined(HAVE_MIMALLOC)
+#define X_MIMALLOC(X) X(mimalloc, 1, mi_malloc(cur_size), mi_free(p))
+#else
+#define X_MIMALLOC(X)
+#endif
+#if defined(HAVE_JEMALLOC)
+#define X_JEMALLOC(X) X(jemalloc, 1, mallocx(cur_size, 0), dallocx(p, 0))
+#else
+#define X_JEMALLOC(X)
+#endif
+#if defined(HAVE_TCMALLOC)
+#define X_TCMALLOC(X) X(tcmalloc, 1, tc_malloc(cur_size), tc_free(p))
+#else
+#define X_TCMALLOC(X)
+#endif
+
+/* Threaded cases share these. Each thread times itself: with as many
+ * threads as cores, the main thread may not run again until they are done. */
+static pthread_barrier_t barrier;
+static _Atomic double t_first_start, t_last_end;
+
+static void thread_started(void)
+{
+    double t = now_ns(), cur = atomic_load(&t_first_start);
+    while ((cur == 0 || t < cur) && !atomic_compare_exchange_weak(&t_first_start, &cur, t))
+        ;
+}
+
+static void thread_ended(void)
+{
+    double t = now_ns(), cur = atomic_load(&t_last_end);
+    while (t > cur && !atomic_compare_exchange_weak(&t_last_end, &cur, t))
+        ;
+}
+static size_t thread_iters;
+static atomic_int thread_failures;
+
+struct ring {
+    _Alignas(64) atomic_size_t head;
+    _Alignas(64) atomic_size_t tail;
+    _Alignas(64) void *slot[RING];
+};
+static struct ring ring;
+
+#define DEFINE_LOOPS(name, safe, ALLOC, FREE)                                                                \
+    static double lifo_##name(size_t iters)                                                                  \
+    {                                                                                                        \
+        size_t bad = 0;                                                                                      \
+        const double t0 = now_ns();                                                                          \
+        for (size_t i = 0; i < iters; i++) {                                                                 \
+            unsigned char *p = ALLOC;                                                                        \
+            bad += p == NULL;                                                                                \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        const double t = now_ns() - t0;                                                                      \
+        if (bad)                                                                                             \
+            fail("allocation failed in lifo", #name);                                                        \
+        return t / (double)iters;                                                                            \
+    }                                                                                                        \
+    static void callgrind_##name(size_t iters)                                                               \
+    {                                                                                                        \
+        for (size_t i = 0; i < 1000; i++) { /* warm up outside the count */                                  \
+            unsigned char *p = ALLOC;                                                                        \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        CALLGRIND_START_INSTRUMENTATION;                                                                     \
+        CALLGRIND_TOGGLE_COLLECT;                                                                            \
+        for (size_t i = 0; i < iters; i++) {                                                                 \
+            unsigned char *p = ALLOC;                                                                        \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        CALLGRIND_TOGGLE_COLLECT;                                                                            \
+        CALLGRIND_STOP_INSTRUMENTATION;                                                                      \
+    }                                                                                                        \
+    static double burst_##name(size_t rounds, const uint32_t *order)                                         \
+    {                                                                                                        \
+        static unsigned char *held[BURST];                                                                   \
+        size_t bad = 0;                                                                                      \
+        const double t0 = now_ns();                                                                          \
+        for (size_t r = 0; r < rounds; r++) {                                                                \
+            for (size_t i = 0; i < BURST; i++) {                                                             \
+                unsigned char *p = ALLOC;                                                                    \
+                bad += p == NULL;                                                                            \
+                held[i] = p;                                                                                 \
+                ESCAPE(p);                                                                                   \
+            }                                                                                                \
+            for (size_t i = 0; i < BURST; i++) {                                                             \
+                unsigned char *p = held[order != NULL ? order[i] : BURST - 1 - i];                           \
+                FREE;                                                                                        \
+            }                                                                                                \
+        }                                                                                                    \
+        const double t = now_ns() - t0;                                                                      \
+        if (bad)                                                                                             \
+            fail("allocation failed in burst", #name);                                                       \
+        return t / (double)(rounds * BURST);                                                                 \
+    }                                                                                                        \
+    static void *contended_thread_##name(void *arg)                                                          \
+    {                                                                                                        \
+        (void)arg;                                                                                           \
+        size_t bad = 0;                                                                                      \
+        pthread_barrier_wait(&barrier);                                                                      \
+        thread_started();                                                                                    \
+        for (size_t i = 0; i < thread_iters; i++) {                                                          \
+            unsigned char *p = ALLOC;                                                                        \
+            if (p == NULL) {                                                                                 \
+                bad++;                                                                                       \
+                continue;                                                                                    \
+            }                                                                                                \
+            p[0] = (unsigned char)i;                                                                         \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        thread_ended();                                                                                      \
+        atomic_fetch_add(&thread_failures, (int)bad);                                                        \
+        return NULL;                                                                                         \
+    }                                                                                                        \
+    static void *producer_##name(void *arg)                                                                  \
+    {                                                                                                        \
+        (void)arg;                                                                                           \
+        size_t bad = 0;                                                                                      \
+        pthread_barrier_wait(&barrier);                                                                      \
+        thread_started();                                                                                    \
+        for (size_t i = 0; i < thread_iters; i++) {                                                          \
+            unsigned char *p = ALLOC;                                                                        \
+            while (p == NULL) { /* all blocks in the ring: wait for the consumer */                          \
+                sched_yield();                                                                               \
+                p = ALLOC;                                                                                   \
+            }                                                                                                \
+            p[0] = (unsigned char)i;                                                                         \
+            const size_t t = atomic_load_explicit(&ring.tail, memory_order_relaxed);                         \
+            while (t - atomic_load_explicit(&ring.head, memory_order_acquire) == RING)                       \
+                ;                                                                                            \
+            ring.slot[t % RING] = p;                                                                         \
+            atomic_store_explicit(&ring.tail, t + 1, memory_order_release);                                  \
+        }                                                                                                    \
+        thread_ended();                                                                                      \
+        atomic_fetch_add(&thread_failures, (int)bad);                                                        \
+        return NULL;                                                                                         \
+    }                                                                                                        \
+    static void *consumer_##name(void *arg)                                                                  \
+    {                                                                                                        \
+        (void)arg;                                                                                           \
+        size_t bad = 0;                                                                                      \
+        pthread_barrier_wait(&barrier);                                                                      \
+        thread_started();                                                                                    \
+        for (size_t i = 0; i < thread_iters; i++) {                                                          \
+            const size_t h = atomic_load_explicit(&ring.head, memory_order_relaxed);                         \
+            while (atomic_load_explicit(&ring.tail, memory_order_acquire) == h)                              \
+                ;                                                                                            \
+            unsigned char *p = ring.slot[h % RING];                                                          \
+            atomic_store_explicit(&ring.head, h + 1, memory_order_release);                                  \
+            bad += p[0] != (unsigned char)i;                                                                 \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        thread_ended();                                                                                      \
+        atomic_fetch_add(&thread_failures, (int)bad);                                                        \
+        return NULL;                                                                                         \
+    }
+
+ALLOCATORS(DEFINE_LOOPS)
+
+struct allocator {
+    const char *name;
+    bool thread_safe;
+    double (*lifo)(size_t);
+    void (*callgrind)(size_t);
+    double (*burst)(size_t, const uint32_t *);
+    void *(*contended)(void *);
+    void *(*producer)(void *);
+    void *(*consumer)(void *);
+};
+
+#define TABLE_ROW(name, safe, ALLOC, FREE)                                                                   \
+    {#name,           safe,           lifo_##name, callgrind_##name, burst_##name, contended_thread_##name,  \
+     producer_##name, consumer_##name},
+static const struct allocator allocators[] = {ALLOCATORS(TABLE_ROW)};
+#define NALLOC (sizeof allocators / sizeof allocators[0])
+
+/* "onesize_mutex" -> "onesize+mutex", "bare_list_mutex" -> "bare-list+mutex" */
+static const char *display(const char *name)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "%s", name);
+    if (strncmp(buf, "bare_list", 9) == 0)
+        buf[4] = '-';
+    for (char *c = buf; *c; c++)
+        if (*c == '_')
+            *c = '+';
+    return buf;
+}
+
+/* ---- running cases ------------------------------------------------------ */
+
+enum { MAX_REPS = 31 };
+
+struct result {
+    double v[MAX_REPS];
+    int n;
+};
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(struct result *r, double *lo, double *hi)
+{
+    double s[MAX_REPS];
+    memcpy(s, r->v, sizeof(double) * (size_t)r->n);
+    qsort(s, (size_t)r->n, sizeof s[0], cmp_double);
+    *lo = s[0];
+    *hi = s[r->n - 1];
+    return r->n % 2 ? s[r->n / 2] : (s[r->n / 2 - 1] + s[r->n / 2]) / 2;
+}
+
+static double run_threads(const struct allocator *a, bool handoff, unsigned nthreads, size_t iters)
+{
+    pthread_t t[MAX_THREADS];
+    thread_iters = iters;
+    atomic_store(&thread_failures, 0);
+    atomic_store(&ring.head, 0);
+    atomic_store(&ring.tail, 0);
+    const unsigned n = handoff ? 2 : nthreads;
+    atomic_store(&t_first_start, 0.0);
+    atomic_store(&t_last_end, 0.0);
+    pthread_barrier_init(&barrier, NULL, n);
+    for (unsigned i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, handoff ? (i == 0 ? a->producer : a->consumer) : a->contended, NULL);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    const double el = atomic_load(&t_last_end) - atomic_load(&t_first_start);
+    pthread_barrier_destroy(&barrier);
+    if (atomic_load(&thread_failures) != 0)
+        fail(handoff ? "handoff lost or corrupted blocks" : "allocation failed under contention", a->name);
+    /* ns per allocate+free pair, for all threads together (throughput) */
+    return el / (double)(iters * (handoff ? 1 : nthreads));
+}
+
+static bool wanted(const char *pattern, const char *alloc, size_t size)
+{
+    if (cfg.filter == NULL)
+        return true;
+    char key[128];
+    snprintf(key, sizeof key, "%s/%s/%zu", pattern, display(alloc), size);
+    return strstr(key, cfg.filter) != NULL;
+}
+
+static void progress(const char *what)
+{
+    if (cfg.tty)
+        fprintf(stderr, "\r\033[K%s", what);
+}
+
+static void table(const char *title, const char *pattern, size_t size, const struct allocator *const *as,
+                  struct result *res, size_t n)
+{
+    double med[NALLOC + 8], lo, hi, glibc = 0, onesize = 0;
+    for (size_t i = 0; i < n; i++) {
+        med[i] = median(&res[i], &lo, &hi);
+        if (strcmp(as[i]->name, "glibc") == 0)
+            glibc = med[i];
+        if (strcmp(as[i]->name, "onesize") == 0 ||
+            (onesize == 0 && strcmp(as[i]->name, "onesize_mutex") == 0))
+            onesize = med[i];
+    }
+    printf("\n%s, %zu-byte blocks (ns per allocate+free pair, median of %d; lower is better)\n", title, size,
+           res[0].n);
+    printf("  %-20s %9s %19s %9s %10s\n", "allocator", "median", "min-max", "vs glibc", "vs onesize");
+    for (size_t i = 0; i < n; i++) {
+        median(&res[i], &lo, &hi);
+        char range[40], vg[16] = "-", vo[16] = "-";
+        snprintf(range, sizeof range, "%.2f-%.2f", lo, hi);
+        if (glibc > 0)
+            snprintf(vg, sizeof vg, "%.2fx", glibc / med[i]);
+        if (onesize > 0)
+            snprintf(vo, sizeof vo, "%.2fx", onesize / med[i]);
+        printf("  %-20s %9.2f %19s %9s %10s\n", display(as[i]->name), med[i], range, vg, vo);
+        if (cfg.csvf)
+            for (int r = 0; r < res[i].n; r++)
+                fprintf(cfg.csvf, "%s,%s,%zu,%d,%.3f\n", pattern, display(as[i]->name), size, r, res[i].v[r]);
+    }
+    fflush(stdout);
+}
+
+static void shuffle(uint32_t *order, size_t n, uint64_t seed)
+{
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)i;
+    for (size_t i = n; i > 1; i--) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        const size_t j = (size_t)((seed >> 33) % i);
+        const uint32_t t = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = t;
+    }
+}
+
+/* One pattern at one size: interleaved repetitions over all allocators. */
+static void run_case(const char *pattern, size_t size)
+{
+    const struct allocator *as[NALLOC];
+    size_t n = 0;
+    const bool threaded = strcmp(pattern, "contended") == 0 || strcmp(pattern, "handoff") == 0;
+    for (size_t i = 0; i < NALLOC; i++)
+        if ((!threaded || allocators[i].thread_safe) && wanted(pattern, allocators[i].name, size))
+            as[n++] = &allocators[i];
+    if (n == 0)
+        return;
+    cur_size = size;
+    const size_t q = cfg.quick ? 10 : 1;
+    const size_t nblocks = threaded ? (size_t)BURST * MAX_THREADS + RING : 4 * BURST;
+    pools_make(size, nblocks);
+    bare_make(size, nblocks);
+    static uint32_t order[BURST];
+    shuffle(order, BURST, 42);
+    struct result res[NALLOC];
+    memset(res, 0, sizeof res);
+    const char *titles[] = {"lifo", "burst-reverse", "burst-shuffled"};
+    for (int variant = 0; variant < (strcmp(pattern, "burst") == 0 ? 2 : 1); variant++) {
+        memset(res, 0, sizeof res);
+        for (int rep = 0; rep < cfg.reps; rep++) {
+            for (size_t i = 0; i < n; i++) {
+                char what[96];
+                snprintf(what, sizeof what, "%s %zu B: %s, repetition %d of %d", pattern, size,
+                         display(as[i]->name), rep + 1, cfg.reps);
+                progress(what);
+                double v;
+                if (strcmp(pattern, "lifo") == 0)
+                    v = as[i]->lifo(2000000 / q);
+                else if (strcmp(pattern, "burst") == 0)
+                    v = as[i]->burst(2000 / q, variant ? order : NULL);
+                else if (strcmp(pattern, "contended") == 0)
+                    v = run_threads(as[i], false, cfg.threads, 1000000 / q);
+                else
+                    v = run_threads(as[i], true, 2, 1000000 / q);
+                res[i].v[res[i].n++] = v;
+            }
+        }
+        progress("");
+        char title[64];
+        if (strcmp(pattern, "burst") == 0)
+            snprintf(title, sizeof title, "%s", titles[1 + variant]);
+        else if (strcmp(pattern, "contended") == 0)
+            snprintf(title, sizeof title, "contended, %u threads", cfg.threads);
+        else if (strcmp(pattern, "handoff") == 0)
+            snprintf(title, sizeof title, "handoff, producer -> consumer");
+        else
+            snprintf(title, sizeof title, "%s", pattern);
+        table(title, strcmp(pattern, "burst") == 0 ? titles[1 + variant] : pattern, size, as, res, n);
+    }
+    pools_drop();
+    bare_drop();
+}
+
+/* Pool size must not matter: lifo and burst with 1e3, 1e5 and 1e7 blocks. */
+static void run_scale(void)
+{
+    static const size_t sizes[] = {1000, 100000, 10000000};
+    const size_t bsize = 64, q = cfg.quick ? 10 : 1;
+    if (!wanted("scale", "onesize", bsize))
+        return;
+    printf("\nscale: onesize, 64-byte blocks, ns per pair by pool size (median of %d)\n", cfg.reps);
+    printf("  %-10s %14s %14s %14s %12s\n", "pattern", "1 000", "100 000", "10 000 000", "1e7 / 1e3");
+    for (int pat = 0; pat < 2; pat++) {
+        struct result res[3];
+        memset(res, 0, sizeof res);
+        for (int rep = 0; rep < cfg.reps; rep++) {
+            for (int s = 0; s < 3; s++) {
+                char what[80];
+                snprintf(what, sizeof what, "scale %s, %zu blocks, repetition %d", pat ? "burst" : "lifo",
+                         sizes[s], rep + 1);
+                progress(what);
+                cur_size = bsize;
+                pools_make(bsize, sizes[s]);
+                bare_make(bsize, 1);
+                /* hand out and return every block first, so the whole pool
+                 * is carved and on the free list */
+                if (!cfg.quick || sizes[s] <= 100000) {
+                    for (size_t i = 0; i < sizes[s]; i++)
+                        if (am_onesize_allocate(&os_plain, 1) == NULL)
+                            fail("pool smaller than its capacity", "scale");
+                    am_onesize_free_all(&os_plain);
+                }
+                res[s].v[res[s].n++] =
+                    pat ? allocators[0].burst(2000 / q, NULL) : allocators[0].lifo(2000000 / q);
+                pools_drop();
+                bare_drop();
+            }
+        }
+        progress("");
+        double m[3], lo, hi;
+        for (int s = 0; s < 3; s++)
+            m[s] = median(&res[s], &lo, &hi);
+        printf("  %-10s %14.2f %14.2f %14.2f %11.2fx\n", pat ? "burst" : "lifo", m[0], m[1], m[2],
+               m[2] / m[0]);
+        if (cfg.csvf)
+            for (int s = 0; s < 3; s++)
+                for (int r = 0; r < res[s].n; r++)
+                    fprintf(cfg.csvf, "scale-%s-%zu,onesize,%zu,%d,%.3f\n", pat ? "burst" : "lifo", sizes[s],
+                            bsize, r, res[s].v[r]);
+    }
+}
+
+/* ---- instruction counts under callgrind --------------------------------- */
+
+static void empty_loop(size_t iters)
+{
+    CALLGRIND_START_INSTRUMENTATION;
+    CALLGRIND_TOGGLE_COLLECT;
+    for (size_t i = 0; i < iters; i++) {
+        unsigned char *p = (unsigned char *)&iters + (i & 1);
+        ESCAPE(p);
+    }
+    CALLGRIND_TOGGLE_COLLECT;
+    CALLGRIND_STOP_INSTRUMENTATION;
+}
+
+static long long callgrind_count(const char *self, const char *name, size_t iters)
+{
+    char out[] = "/tmp/amonesize-bench-cg-XXXXXX";
+    int fd = mkstemp(out);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    char outopt[64], itersarg[32];
+    snprintf(outopt, sizeof outopt, "--callgrind-out-file=%s", out);
+    snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 2);
+        execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
+               outopt, self, "--callgrind-case", name, "--iterations", itersarg, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    long long total = -1;
+    FILE *f = fopen(out, "r");
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof line, f)) {
+            long long v;
+            if (sscanf(line, "totals: %lld", &v) == 1 || sscanf(line, "summary: %lld", &v) == 1)
+                total = v;
+        }
+        fclose(f);
+    }
+    unlink(out);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? total : -1;
+}
+
+static int run_callgrind(const char *self)
+{
+    const size_t iters = 100000;
+    const long long empty = callgrind_count(self, "empty", iters);
+    if (empty < 0) {
+        fprintf(stderr,
+                "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
+        return 1;
+    }
+    printf("instructions per allocate+free pair, single-thread lifo, 64-byte blocks\n"
+           "(valgrind --tool=callgrind, collection on the measured loop only, %zu pairs,\n"
+           " the loop itself (%.2f instructions per iteration) subtracted; calls included)\n\n",
+           iters, (double)empty / (double)iters);
+    printf("  %-20s %12s\n", "allocator", "instructions");
+    for (size_t i = 0; i < NALLOC; i++) {
+        if (!wanted("lifo", allocators[i].name, 64))
+            continue;
+        const long long n = callgrind_count(self, allocators[i].name, iters);
+        if (n < 0)
+            printf("  %-20s %12s\n", display(allocators[i].name), "failed");
+        else
+            printf("  %-20s %12.1f\n", display(allocators[i].name), (double)(n - empty) / (double)iters);
+        if (cfg.csvf && n >= 0)
+            fprintf(cfg.csvf, "callgrind-lifo,%s,64,0,%.2f\n", display(allocators[i].name),
+                    (double)(n - empty) / (double)iters);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int callgrind_case(const char *name, size_t iters)
+{
+    cur_size = 64;
+    pools_make(64, 4 * BURST);
+    bare_make(64, 4 * BURST);
+    int found = strcmp(name, "empty") == 0;
+    if (found)
+        empty_loop(iters);
+    for (size_t i = 0; i < NALLOC; i++)
+        if (strcmp(allocators[i].name, name) == 0) {
+            allocators[i].callgrind(iters);
+            found = 1;
+        }
+    pools_drop();
+    bare_drop();
+    return found && failures == 0 ? 0 : 1;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
+               "                       [--callgrind] [--list]\n"
+               "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
+               "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
+               "  --threads N   threads for 'contended' (default: online CPUs)\n"
+               "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
+               "                e.g. --filter lifo/ or --filter /64\n"
+               "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
+               "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
+               "  --list        the allocators compiled in, and those not found\n");
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_QUICK = 256, O_REPS, O_THREADS, O_FILTER, O_CSV, O_CALLGRIND, O_CASE, O_ITERS, O_LIST, O_HELP };
+    static const struct option longopts[] = {
+        {"quick", no_argument, NULL, O_QUICK},
+        {"reps", required_argument, NULL, O_REPS},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"filter", required_argument, NULL, O_FILTER},
+        {"csv", required_argument, NULL, O_CSV},
+        {"callgrind", no_argument, NULL, O_CALLGRIND},
+        {"callgrind-case", required_argument, NULL, O_CASE},
+        {"iterations", required_argument, NULL, O_ITERS},
+        {"list", no_argument, NULL, O_LIST},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg.threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
+    cfg.reps = 0;
+    bool callgrind = false, list = false;
+    const char *one_case = NULL;
+    size_t iters = 100000;
+    int c;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_QUICK:
+            cfg.quick = true;
+            break;
+        case O_REPS:
+            cfg.reps = atoi(optarg);
+            if (cfg.reps < 1 || cfg.reps > MAX_REPS) {
+                fprintf(stderr, "amonesize-bench: --reps must be 1..%d\n", MAX_REPS);
+                return 2;
+            }
+            break;
+        case O_THREADS:
+            cfg.threads = (unsigned)atoi(optarg);
+            if (cfg.threads < 1 || cfg.threads > MAX_THREADS) {
+                fprintf(stderr, "amonesize-bench: --threads must be 1..%d\n", MAX_THREADS);
+                return 2;
+            }
+            break;
+        case O_FILTER:
+            cfg.filter = optarg;
+            break;
+        case O_CSV:
+            cfg.csv = optarg;
+            break;
+        case O_CALLGRIND:
+            callgrind = true;
+            break;
+        case O_CASE:
+            one_case = optarg;
+            break;
+        case O_ITERS:
+            iters = (size_t)strtoull(optarg, NULL, 10);
+            break;
+        case O_LIST:
+            list = true;
+            break;
+        case O_HELP:
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (one_case != NULL)
+        return callgrind_case(one_case, iters);
+    if (cfg.reps == 0)
+        cfg.reps = cfg.quick ? 5 : 7;
+    cfg.tty = isatty(STDERR_FILENO);
+    if (cfg.csv != NULL && (cfg.csvf = fopen(cfg.csv, "w")) == NULL) {
+        fprintf(stderr, "amonesize-bench: %s: %s\n", cfg.csv, strerror(errno));
+        return 2;
+    }
+    if (cfg.csvf)
+        fprintf(cfg.csvf, "pattern,allocator,size,repetition,ns_per_pair\n");
+
+    printf("amonesize-bench %s: allocators:", AM_ONESIZE_VERSION);
+    for (size_t i = 0; i < NALLOC; i++)
+        printf(" %s", display(allocators[i].name));
+    printf("\n");
+#if !defined(HAVE_MIMALLOC)
+    printf("  mimalloc: not found\n");
+#endif
+#if !defined(HAVE_JEMALLOC)
+    printf("  jemalloc: not found\n");
+#endif
+#if !defined(HAVE_TCMALLOC)
+    printf("  tcmalloc: not found\n");
+#endif
+    if (list)
+        return 0;
+    fflush(stdout);
+    if (callgrind)
+        return run_callgrind(argv[0]);
+
+    static const size_t sizes[] = {16, 64, 256};
+    const char *patterns[] = {"lifo", "burst", "contended", "handoff"};
+    for (size_t p = 0; p < 4; p++)
+        for (size_t s = 0; s < 3; s++) {
+            if (cfg.quick && s != 1)
+                continue; /* quick: 64-byte blocks only */
+            run_case(patterns[p], sizes[s]);
+        }
+    run_scale();
+    if (cfg.csvf)
+        fclose(cfg.csvf);
+    if (failures != 0) {
+        fprintf(stderr, "amonesize-bench: %d self-check(s) failed: the figures above are not valid\n",
+                failures);
+        return 1;
+    }
+    printf("\nall self-checks passed (every block returned, pools full at the end)\n");
+    return 0;
+}
