@@ -317,6 +317,42 @@ AM_API size_t am_onesize_get_block_size(const struct am_onesize *os);
 AM_API size_t am_onesize_get_nblocks(const struct am_onesize *os);
 
 /**
+ * Allocate up to n blocks in one critical section, into out[0..n-1].
+ *
+ * Each block is taken as am_onesize_allocate() would take it (most recently
+ * freed first); the request size is the block size.
+ * @return how many blocks were stored in out (the rest of out is untouched):
+ *         n, or fewer when the pool ran out (errno ENOMEM) or a damaged free
+ *         block was met (errno EFAULT); 0 with errno EINVAL if out is NULL
+ *         and n > 0, or os was never successfully constructed. n == 0
+ *         returns 0 and changes nothing.
+ * Locking: enters the critical section once, for the whole batch.
+ * Complexity: O(n).
+ */
+AM_API size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n);
+
+/**
+ * Free n blocks in one critical section, all or nothing.
+ *
+ * Every pointer is checked exactly as am_onesize_free() checks it, including
+ * against the earlier pointers of the same batch (a pointer given twice is
+ * a double free). NULL pointers are skipped.
+ * @retval 0        every block is free again.
+ * @retval k > 0    nothing was freed: blocks[k - 1] is the first bad pointer,
+ *                  and errno says why (EINVAL: not a handed-out block of this
+ *                  pool; EALREADY: a double free, within the batch or not;
+ *                  EFAULT: the free list is damaged). The rejection is
+ *                  counted and reported to on_error like am_onesize_free()'s.
+ *                  The blocks before it stay allocated, but their first two
+ *                  words may have been overwritten.
+ * @retval -EINVAL  os NULL or never successfully constructed, blocks NULL
+ *                  with n > 0, or n > INT_MAX; nothing was done.
+ * Locking: enters the critical section once, for the whole batch.
+ * Complexity: O(n) (a double free costs a walk of the free list).
+ */
+AM_API int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n);
+
+/**
  * Copy every counter at one instant into *out.
  * @retval 0 success; -EINVAL iff os or out is NULL (out is then untouched)
  *         or os was never successfully constructed (out is then zeroed).

@@ -15,6 +15,7 @@
 #endif
 #endif
 
+#include "internal.h"
 #include "track.h"
 #if defined(AM_HAVE_PTHREAD)
 #include "amonesize_pthread.h"
@@ -663,6 +664,72 @@ size_t am_onesize_iterate_over_allocated(struct am_onesize *os, size_t num, am_o
         return 0;
     }
     return visited;
+}
+
+void am_reject_double(struct am_onesize *os, const void *ptr)
+{
+    lock(os);
+    os->rejected[REJ_DOUBLE]++;
+    unlock(os);
+    report(os, EALREADY, ptr);
+}
+
+size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
+{
+    if (!is_constructed(os) || (out == NULL && n > 0)) {
+        errno = EINVAL;
+        return 0;
+    }
+    size_t got = 0;
+    int err = 0;
+    lock(os);
+    while (got < n && (err = allocate_locked(os, 0, 0, &out[got])) == 0)
+        got++;
+    unlock(os);
+    if (err == EFAULT)
+        report(os, err, NULL);
+    if (got < n)
+        errno = err;
+    return got;
+}
+
+/* Undo the last give_back(): the head goes back to being allocated. */
+static void take_back(struct am_onesize *os)
+{
+    struct am_onesize_freelist *fl = freelist(os);
+    unsigned char *b = (unsigned char *)fl->head;
+    uintptr_t w[2];
+    peek_words(os, b, w);
+    fl->head = (void *)w[0];
+    w[0] = w[1] = 0;
+    poke_words(os, b, w);
+    track_alloc(os, b);
+    os->budget--;
+}
+
+int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n)
+{
+    if (!is_constructed(os) || (blocks == NULL && n > 0) || n > INT_MAX)
+        return -EINVAL;
+    size_t done = 0, pushed = 0;
+    int err = 0;
+    lock(os);
+    for (; done < n; done++) {
+        if (blocks[done] == NULL)
+            continue;
+        if ((err = free_locked(os, blocks[done])) != 0)
+            break;
+        pushed++;
+    }
+    if (err != 0) /* all or nothing: the pushed blocks are on top of the list */
+        while (pushed-- > 0)
+            take_back(os);
+    unlock(os);
+    if (err == 0)
+        return 0;
+    report(os, -err, blocks[done]);
+    errno = -err;
+    return (int)done + 1;
 }
 
 size_t am_onesize_get_nfree(const struct am_onesize *os)

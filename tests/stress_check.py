@@ -2,10 +2,12 @@
 """Run amonesize-stress briefly and assert on what it reports.
 
 usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted
+                                                   (STRESS_CACHE=N: through per-thread caches)
        stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -27,14 +29,15 @@ def fail(msg, proc=None):
 def check_runs(tool, wrapper):
     slow = bool(wrapper)
     ops = "1500" if slow else "20000"
+    cache = int(os.environ.get("STRESS_CACHE", "0"))
     for lock in ["mutex", "spin"]:
         for pattern in PATTERNS:
             cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--ops", ops,
-                             "--blocks", "200", "--seed", "42", "--json"]
+                             "--blocks", "200", "--seed", "42", "--json", "--cache", str(cache)]
             if pattern != "mixed":
                 cmd += ["--threads", "3" if slow else "4"]
             p = run(cmd, timeout=600)
-            where = f"{pattern}/{lock}"
+            where = f"{pattern}/{lock}" + (f"/cache {cache}" if cache else "")
             if p.returncode != 0:
                 fail(f"{where}: exit status {p.returncode}", p)
             s = json.loads(p.stdout)
@@ -47,6 +50,7 @@ def check_runs(tool, wrapper):
                 "counts reconciled": s["reconciles"] >= 1,
                 "seed echoed": s["seed"] == 42,
                 "lock echoed": s["lock"] == lock,
+                "cache echoed": s["cache"] == cache,
                 "low-water mark below capacity": s["nfree_min"] < s["nblocks"],
             }
             if pattern == "mixed":
@@ -87,7 +91,8 @@ def check_options(tool):
         ["--seconds", "0"], ["--seconds", "soon"], ["--ops", "0"], ["--ops", "-1"],
         ["--lock", "rwlock"], ["--pattern", "fifo"], ["--alignment", "3"],
         ["--alignment", "8192"], ["--seed", "x"], ["--seconds", "1", "--ops", "5"],
-        ["extra"], ["--pattern", "handoff", "--threads", "1"],
+        ["extra"], ["--pattern", "handoff", "--threads", "1"], ["--cache", "513"],
+        ["--cache", "x"],
     ]
     for args in bad:
         p = run([tool] + args, timeout=30)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "amonesize.h"
+#include "amonesize_cache.h"
 #include "amonesize_pthread.h"
 
 enum pattern { P_LIFO, P_BURST, P_RANDOM, P_HANDOFF, P_MIXED, P_COUNT };
@@ -42,6 +43,7 @@ struct options {
     uint64_t ops; /* per worker; 0: run for `seconds` */
     size_t blocks, block_size, alignment;
     bool spin, json, quiet, broken_lock;
+    size_t cache; /* per-thread cache capacity; 0: no caches */
     enum pattern pattern;
     uint64_t seed;
 };
@@ -59,18 +61,23 @@ struct worker {
     int role;    /* a pattern, or ROLE_DIAG */
     uint64_t rng;
     struct counts c;
-    size_t held;              /* blocks this thread holds now; owner only */
+    size_t held;   /* blocks this thread holds now; owner only */
+    size_t cached; /* blocks in its cache, as last seen; owner only */
+    struct am_onesize_cache cache;
     struct ring *give, *take; /* handoff: queues to the consumer / from the producer */
     atomic_bool done;
     uint64_t reconciles;
 };
 
-/* The model: blocks held by all threads and pool calls in flight, in one
- * atomic word so that it is read at one instant. At every instant the
- * pool's allocated count lies in [held, held + in flight]. */
+/* The model: blocks held by all threads (in their hands or their caches) and
+ * pool calls in flight, in one atomic word so that it is read at one
+ * instant. At every instant the pool's allocated count lies within
+ * in-flight x batch of held: a call in flight has changed the pool by up to
+ * one batch (one block without caches) that the model does not show yet. */
 #define MODEL_BUSY ((uint64_t)1)
 #define MODEL_HELD ((uint64_t)1 << 20)
 static atomic_uint_fast64_t model;
+static size_t batch = 1;
 
 /* Single-producer single-consumer ring of blocks for the handoff pattern. */
 struct ring {
@@ -172,6 +179,16 @@ static void broken_exit(void *ctx)
     take_snapshot();
 }
 
+/* After a call: account for the change in the thread's cache, and end the
+ * call. held_change is what the call did to the thread's own hands. */
+static void model_settle(struct worker *w, int held_change)
+{
+    const size_t cached = opt.cache ? am_onesize_cache_get_ncached(&w->cache) : 0;
+    const uint64_t delta = (uint64_t)(int64_t)held_change + (uint64_t)cached - (uint64_t)w->cached;
+    w->cached = cached;
+    atomic_fetch_add(&model, delta * MODEL_HELD - MODEL_BUSY);
+}
+
 /* ---- stamps ------------------------------------------------------------- */
 
 static uint64_t mix(uint64_t x)
@@ -260,7 +277,7 @@ static void check_exhaustion(struct worker *w, size_t margin)
     /* The pool said nfree <= margin inside the critical section, where the
      * model was snapshotted: blocks held, plus at most one per thread in
      * the middle of a call, must account for that. */
-    if (snap.taken && snap.held + snap.busy < nblocks - (margin < nblocks ? margin : nblocks))
+    if (snap.taken && snap.held + snap.busy * batch < nblocks - (margin < nblocks ? margin : nblocks))
         violation(w, NULL,
                   "allocation failed (margin %zu) while the model says %zu of %zu blocks are held (+%zu in "
                   "flight)",
@@ -274,10 +291,12 @@ static void *get_block(struct worker *w, size_t margin)
     snap.wanted = true;
     snap.taken = false;
     errno = 0;
-    void *p = margin ? am_onesize_allocate_x(&pool, size, margin) : am_onesize_allocate(&pool, size);
+    void *p = margin      ? am_onesize_allocate_x(&pool, size, margin)
+              : opt.cache ? am_onesize_cache_allocate(&w->cache, size)
+                          : am_onesize_allocate(&pool, size);
     const int err = errno;
     snap.wanted = false;
-    atomic_fetch_add(&model, p != NULL ? MODEL_HELD - MODEL_BUSY : -MODEL_BUSY);
+    model_settle(w, p != NULL);
     w->held += p != NULL;
     atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
     if (p == NULL) {
@@ -297,8 +316,8 @@ static void put_block(struct worker *w, void *p)
 {
     atomic_fetch_add(&model, MODEL_BUSY - MODEL_HELD);
     w->held--;
-    const int err = am_onesize_free(&pool, p);
-    atomic_fetch_sub(&model, MODEL_BUSY);
+    const int err = opt.cache ? am_onesize_cache_free(&w->cache, p) : am_onesize_free(&pool, p);
+    model_settle(w, 0);
     atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
     if (err != 0)
         violation(w, p, "free failed with %s", strerror(-err));
@@ -460,8 +479,8 @@ static void reconcile(struct worker *w)
         violation(w, NULL, "get_stats failed (%d) or the lock callbacks were not called", err);
         return;
     }
-    const size_t allocated = st.nblocks - st.nfree;
-    if (allocated < snap.held || allocated > snap.held + snap.busy)
+    const size_t allocated = st.nblocks - st.nfree, tolerance = snap.busy * batch;
+    if (allocated + tolerance < snap.held || allocated > snap.held + tolerance)
         violation(w, NULL,
                   "counts do not reconcile: nfree %zu + held %zu != nblocks %zu (%zu calls in flight)",
                   st.nfree, snap.held, st.nblocks, snap.busy);
@@ -491,6 +510,8 @@ static void run_diagnostics(struct worker *w)
 static void *thread_main(void *arg)
 {
     struct worker *w = arg;
+    if (opt.cache && w->role != ROLE_DIAG && am_onesize_cache_init(&w->cache, &pool, opt.cache) != 0)
+        violation(w, NULL, "am_onesize_cache_init failed");
     switch (w->role) {
     case P_LIFO:
         run_lifo(w);
@@ -510,6 +531,13 @@ static void *thread_main(void *arg)
     case ROLE_DIAG:
         run_diagnostics(w);
         break;
+    }
+    if (opt.cache && w->role != ROLE_DIAG) { /* every cached block back to the pool */
+        atomic_fetch_add(&model, MODEL_BUSY);
+        am_onesize_cache_flush(&w->cache);
+        model_settle(w, 0);
+        if (w->cached != 0)
+            violation(w, NULL, "%zu blocks left in the cache after a flush", w->cached);
     }
     if (w->role != ROLE_DIAG)
         atomic_fetch_add(&finished, 1);
@@ -537,6 +565,8 @@ static void usage(FILE *f)
         "                     pair across the threads (with 5 or more), margin allocations, plus a thread\n"
         "                     that reconciles counts and iterates over allocated blocks meanwhile\n"
         "  --seed N           random seed (default: from the clock; always printed)\n"
+        "  --cache N          every thread allocates and frees through its own cache of N blocks\n"
+        "                     (1..512; default 0: straight to the pool)\n"
         "  --json             print the summary as JSON on stdout\n"
         "  --quiet            no progress line, no table (violations are still printed)\n"
         "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
@@ -587,7 +617,8 @@ static void parse_options(int argc, char **argv)
         O_QUIET,
         O_BROKEN,
         O_HELP,
-        O_VERSION
+        O_VERSION,
+        O_CACHE
     };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, O_THREADS},
@@ -603,6 +634,7 @@ static void parse_options(int argc, char **argv)
         {"quiet", no_argument, NULL, O_QUIET},
         {"broken-lock", no_argument, NULL, O_BROKEN},
         {"help", no_argument, NULL, O_HELP},
+        {"cache", required_argument, NULL, O_CACHE},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -670,6 +702,9 @@ static void parse_options(int argc, char **argv)
             break;
         case O_JSON:
             opt.json = true;
+            break;
+        case O_CACHE:
+            opt.cache = (size_t)parse_u64("--cache", optarg, 0, AM_ONESIZE_CACHE_MAX);
             break;
         case O_QUIET:
             opt.quiet = true;
@@ -745,6 +780,7 @@ static void make_pool(void)
         exit(1);
     }
     nblocks = am_onesize_get_nblocks(&pool);
+    batch = opt.cache ? (opt.cache / 2 ? opt.cache / 2 : 1) : 1;
     first_block = ((uintptr_t)pool_mem + align - 1) & ~(uintptr_t)(align - 1);
 }
 
@@ -836,6 +872,8 @@ int main(int argc, char **argv)
             nblocks, bsize, opt.ops ? "ops per thread" : "timed", opt.seed);
     if (!opt.quiet && !opt.json && opt.ops)
         printf("  %" PRIu64 " operations per thread\n", opt.ops);
+    if (!opt.quiet && !opt.json && opt.cache)
+        printf("  through per-thread caches of %zu blocks\n", opt.cache);
     fflush(stdout);
 
     signal(SIGALRM, on_alarm);
@@ -899,12 +937,13 @@ int main(int argc, char **argv)
 
     if (opt.json) {
         printf("{\"version\": \"%s\", \"seed\": %" PRIu64 ", \"threads\": %u, \"pattern\": \"%s\", "
-               "\"lock\": \"%s\", \"blocks\": %zu, \"block_size\": %zu, \"seconds\": %.3f, \"patterns\": {",
+               "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"seconds\": %.3f, "
+               "\"patterns\": {",
                AM_ONESIZE_VERSION, opt.seed, opt.threads, pattern_names[opt.pattern],
                opt.broken_lock ? "broken"
                : opt.spin      ? "spin"
                                : "mutex",
-               nblocks, bsize, elapsed);
+               opt.cache, nblocks, bsize, elapsed);
         bool first = true;
         for (int k = 0; k < P_COUNT; k++) {
             if (per[k].ops == 0)

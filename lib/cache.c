@@ -1,0 +1,129 @@
+/* Per-thread caches; the contract is in amonesize_cache.h. */
+#include "amonesize_cache.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "track.h"
+
+/* Blocks in a cache carry, in their check word, the address XOR a tag
+ * derived from the pool's secret key. A cached block looks free to the pool
+ * only if its first word equals another secret, so practically never, and
+ * then the pool's walk still decides exactly. */
+#define CACHE_SALT ((uintptr_t)0x5ca1ab1e0ddba11u)
+
+static uintptr_t tag_of(uintptr_t key)
+{
+    return ((key << 17) | (key >> (sizeof key * 8 - 17))) ^ CACHE_SALT;
+}
+
+typedef uintptr_t __attribute__((may_alias)) cache_word;
+
+static uintptr_t get_check(const void *blk)
+{
+    return ((const cache_word *)blk)[1];
+}
+
+static void set_check(void *blk, uintptr_t v)
+{
+    ((cache_word *)blk)[1] = v;
+}
+
+/* In the pool and on a block start (handed out or not: the pool decides). */
+static int is_pool_block(const struct am_onesize *os, const void *ptr)
+{
+    const uintptr_t m = ((uintptr_t)ptr + os->neg_base) * os->inv;
+    const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
+    return idx < os->nblocks;
+}
+
+int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity)
+{
+    if (c == NULL)
+        return -EINVAL;
+    memset(c, 0, offsetof(struct am_onesize_cache, blocks));
+    if (os == NULL || am_onesize_get_nblocks(os) == 0 || capacity > AM_ONESIZE_CACHE_MAX)
+        return -EINVAL;
+    c->os = os;
+    c->capacity = capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
+    c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
+    c->tag = tag_of(os->key);
+    c->bypass = (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
+    return 0;
+}
+
+void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size)
+{
+    if (c == NULL || c->os == NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (c->bypass || size > c->os->block_size)
+        return am_onesize_allocate(c->os, size); /* counted, reported by the pool */
+    if (c->n == 0) {
+        c->n = am_onesize_allocate_bulk(c->os, c->blocks, c->batch);
+        if (c->n == 0)
+            return NULL; /* errno from the pool */
+    }
+    void *b = c->blocks[--c->n];
+    set_check(b, 0); /* no longer a cached block */
+    return b;
+}
+
+/* Free the first k cached blocks to the pool, dropping any it rejects (a
+ * rejection is counted and reported by the pool), then close the gap. */
+static void flush_first(struct am_onesize_cache *c, size_t k)
+{
+    size_t start = 0;
+    while (start < k) {
+        const int r = am_onesize_free_bulk(c->os, c->blocks + start, k - start);
+        if (r <= 0)
+            break;
+        /* blocks[start + r - 1] was rejected: free the ones before it
+         * again, skip it, go on with the rest */
+        const size_t bad = start + (size_t)r - 1;
+        if (bad > start)
+            (void)am_onesize_free_bulk(c->os, c->blocks + start, bad - start);
+        start = bad + 1;
+    }
+    memmove(c->blocks, c->blocks + k, (c->n - k) * sizeof c->blocks[0]);
+    c->n -= k;
+}
+
+int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    if (c == NULL || c->os == NULL)
+        return -EINVAL;
+    if (c->bypass || !is_pool_block(c->os, ptr))
+        return am_onesize_free(c->os, ptr); /* rejected, counted, reported by the pool */
+    void *b = (void *)(uintptr_t)ptr;
+    if (get_check(b) == ((uintptr_t)b ^ c->tag)) {
+        /* marked as cached: in this cache? (else another cache's, or data
+         * that happens to match: the pool decides at the flush) */
+        for (size_t i = 0; i < c->n; i++)
+            if (c->blocks[i] == b) {
+                am_reject_double(c->os, b);
+                return -EALREADY;
+            }
+    }
+    if (c->n == c->capacity)
+        flush_first(c, c->batch);
+    set_check(b, (uintptr_t)b ^ c->tag);
+    c->blocks[c->n++] = b;
+    return 0;
+}
+
+void am_onesize_cache_flush(struct am_onesize_cache *c)
+{
+    if (c == NULL || c->os == NULL || c->n == 0)
+        return;
+    flush_first(c, c->n);
+}
+
+size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c)
+{
+    return c != NULL ? c->n : 0;
+}
