@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "amonesize.h"
+#include "amonesize_cache.h"
 #include "amonesize_pthread.h"
 
 #if defined(HAVE_VALGRIND_H)
@@ -80,6 +81,19 @@ static double now_ns(void)
 /* ---- onesize pools ------------------------------------------------------ */
 
 static struct am_onesize os_plain, os_mutex, os_spin;
+/* Each thread's cache in front of the mutex pool ("onesize+cache"). */
+static _Thread_local struct am_onesize_cache tl_cache;
+
+static void cache_begin(void)
+{
+    if (am_onesize_cache_init(&tl_cache, &os_mutex, 0) != 0)
+        fail("am_onesize_cache_init", "onesize+cache");
+}
+
+static void cache_end(void)
+{
+    am_onesize_cache_flush(&tl_cache);
+}
 static pthread_mutex_t os_mtx = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag os_spinlock = ATOMIC_FLAG_INIT;
 static unsigned char *pool_mem;
@@ -125,12 +139,14 @@ static void pools_make(size_t bsize, size_t nblocks)
     c.crit_ctx = NULL;
     if (am_onesize_ctor(&os_spin, &c) != 0)
         exit(1);
+    cache_begin(); /* the main thread's, for single-thread cases */
 }
 
 static void pools_drop(void)
 {
     struct am_onesize *all[] = {&os_plain, &os_mutex, &os_spin};
     static const char *names[] = {"onesize", "onesize+mutex", "onesize+spin"};
+    cache_end();
     for (int i = 0; i < 3; i++) {
         struct am_onesize_stats st;
         am_onesize_get_stats(all[i], &st);
@@ -221,6 +237,20 @@ static inline void bare_cb_free(void *p)
     leave(&bare_mtx);
 }
 
+/* No allocator at all: each thread cycles through its own slice of a static
+ * array. The floor of every pattern: the loop, the ring and the traffic of
+ * block lines between cores, with nothing allocated. */
+static alignas(64) unsigned char floor_mem[2][8192 * 64];
+static _Thread_local unsigned floor_next, floor_slice;
+static atomic_uint floor_slices;
+
+static inline void *floor_alloc(void)
+{
+    if (floor_next == 0)
+        floor_slice = atomic_fetch_add(&floor_slices, 1) % 2;
+    return floor_mem[floor_slice] + 64 * (floor_next++ % 8192);
+}
+
 /* ---- the allocators, as expressions ------------------------------------- */
 
 static size_t cur_size; /* the request size of the case being run */
@@ -228,12 +258,14 @@ static size_t cur_size; /* the request size of the case being run */
 /* Each allocator: name, thread-safe, allocate expression, free statement. */
 #define ALLOCATORS(X)                                                                                        \
     X(onesize, 0, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p))                   \
+    X(onesize_cache, 1, am_onesize_cache_allocate(&tl_cache, cur_size), am_onesize_cache_free(&tl_cache, p)) \
     X(onesize_mutex, 1, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p))             \
     X(onesize_spin, 1, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p))                \
     X(bare_list, 0, bare_alloc(), bare_free(p))                                                              \
     X(bare_list_mutex, 1, bare_mutex_alloc(), bare_mutex_free(p))                                            \
     X(bare_list_callbacks, 1, bare_cb_alloc(), bare_cb_free(p))                                              \
     X(glibc, 1, __libc_malloc(cur_size), __libc_free(p))                                                     \
+    X(none, 1, floor_alloc(), (void)p)                                                                       \
     X_MIMALLOC(X) X_JEMALLOC(X) X_TCMALLOC(X)
 
 #if defined(HAVE_MIMALLOC)
@@ -262,6 +294,18 @@ static void thread_started(void)
     double t = now_ns(), cur = atomic_load(&t_first_start);
     while ((cur == 0 || t < cur) && !atomic_compare_exchange_weak(&t_first_start, &cur, t))
         ;
+}
+
+static void thread_begin(const char *name)
+{
+    if (strcmp(name, "onesize_cache") == 0)
+        cache_begin();
+}
+
+static void thread_end(const char *name)
+{
+    if (strcmp(name, "onesize_cache") == 0)
+        cache_end();
 }
 
 static void thread_ended(void)
@@ -339,6 +383,7 @@ static struct ring ring;
     {                                                                                                        \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
+        thread_begin(#name);                                                                                 \
         pthread_barrier_wait(&barrier);                                                                      \
         thread_started();                                                                                    \
         for (size_t i = 0; i < thread_iters; i++) {                                                          \
@@ -351,6 +396,7 @@ static struct ring ring;
             ESCAPE(p);                                                                                       \
             FREE;                                                                                            \
         }                                                                                                    \
+        thread_end(#name);                                                                                   \
         thread_ended();                                                                                      \
         atomic_fetch_add(&thread_failures, (int)bad);                                                        \
         return NULL;                                                                                         \
@@ -359,6 +405,7 @@ static struct ring ring;
     {                                                                                                        \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
+        thread_begin(#name);                                                                                 \
         pthread_barrier_wait(&barrier);                                                                      \
         thread_started();                                                                                    \
         for (size_t i = 0; i < thread_iters; i++) {                                                          \
@@ -374,6 +421,7 @@ static struct ring ring;
             ring.slot[t % RING] = p;                                                                         \
             atomic_store_explicit(&ring.tail, t + 1, memory_order_release);                                  \
         }                                                                                                    \
+        thread_end(#name);                                                                                   \
         thread_ended();                                                                                      \
         atomic_fetch_add(&thread_failures, (int)bad);                                                        \
         return NULL;                                                                                         \
@@ -382,6 +430,7 @@ static struct ring ring;
     {                                                                                                        \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
+        thread_begin(#name);                                                                                 \
         pthread_barrier_wait(&barrier);                                                                      \
         thread_started();                                                                                    \
         for (size_t i = 0; i < thread_iters; i++) {                                                          \
@@ -393,6 +442,7 @@ static struct ring ring;
             bad += p[0] != (unsigned char)i;                                                                 \
             FREE;                                                                                            \
         }                                                                                                    \
+        thread_end(#name);                                                                                   \
         thread_ended();                                                                                      \
         atomic_fetch_add(&thread_failures, (int)bad);                                                        \
         return NULL;                                                                                         \

@@ -125,6 +125,14 @@ struct am_onesize_freelist {
                        construction or the last free_all */
 };
 
+/** A batch spliced onto the free list by a cache; private. */
+struct am_onesize_chain {
+    void *head, *tail;
+    size_t n;
+};
+
+#define AM_ONESIZE_PRIV_CHAINS 4
+
 /** A pool. Defined here so it can live in static storage; every field is
  * private. Only am_onesize_ctor() may initialise it; do not copy it. */
 struct am_onesize {
@@ -157,6 +165,12 @@ struct am_onesize {
     void *crit_ctx;
     am_onesize_error_fn on_error;
     void *on_error_ctx;
+    /* Batches cache flushes spliced on top of the free list, newest last,
+     * so that a cache refill can take one back in O(1). Valid only while
+     * chain_epoch == epoch: every other list operation bumps epoch. */
+    size_t epoch, chain_epoch;
+    unsigned nchains;
+    struct am_onesize_chain chains[AM_ONESIZE_PRIV_CHAINS];
 };
 
 /** Counters and state, read together by am_onesize_get_stats(). */
@@ -451,6 +465,7 @@ inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
             b = am_onesize_impl_pop(os, &os->slow, size);
             if (b == NULL)
                 return am_onesize_impl_allocate_locked(os, size);
+            os->epoch++;
             os->crit_exit(os->crit_ctx);
             return b;
         }
@@ -467,6 +482,7 @@ inline int am_onesize_free(struct am_onesize *os, const void *ptr)
             os->crit_enter(os->crit_ctx);
             if (!am_onesize_impl_push(os, &os->slow, ptr))
                 return am_onesize_impl_free_locked(os, ptr);
+            os->epoch++;
             os->crit_exit(os->crit_ctx);
             return 0;
         }

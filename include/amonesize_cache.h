@@ -63,6 +63,8 @@ struct am_onesize_cache {
     size_t batch;  /* blocks moved to or from the pool at a time */
     uintptr_t tag; /* marks blocks in a cache: pool key ^ salt */
     int bypass;    /* a memory debugger watches the pool */
+    void *chain;   /* a batch taken whole from the pool, still linked */
+    size_t nchain; /* blocks left on it */
     void *blocks[AM_ONESIZE_CACHE_MAX];
 };
 

@@ -54,7 +54,7 @@ static void lock(const struct am_onesize *os)
 {
 #if defined(AM_HAVE_PTHREAD)
     if (os->crit_enter == am_onesize_pthread_enter) {
-        const int err = pthread_mutex_lock((pthread_mutex_t *)os->crit_ctx);
+        const int err = am_mutex_lock((pthread_mutex_t *)os->crit_ctx);
         if (err != 0)
             am_mutex_failed("pthread_mutex_lock", err);
         return;
@@ -373,6 +373,7 @@ static void *pop_plain(struct am_onesize *os)
         return NULL; /* take() reports the damage */
     fl->head = (void *)w[0];
     w[1] = 0;
+    os->epoch++;
     if (os->budget != 0)
         os->budget--;
     else
@@ -394,6 +395,7 @@ static bool push_plain(struct am_onesize *os, const void *ptr)
     w[1] = next ^ (uintptr_t)ptr ^ os->key;
     fl->head = (void *)(uintptr_t)ptr;
     os->budget++;
+    os->epoch++;
     return true;
 }
 
@@ -420,6 +422,7 @@ static int take(struct am_onesize *os, void **out)
     const uintptr_t cleared[2] = {0, 0};
     poke_words(os, b, cleared);
     track_alloc(os, b);
+    os->epoch++;
     if (os->budget != 0)
         os->budget--;
     else
@@ -438,6 +441,7 @@ static void give_back(struct am_onesize *os, void *blk)
     poke_words(os, blk, w);
     fl->head = blk;
     os->budget++;
+    os->epoch++;
 }
 
 /* 0 if ptr may be freed; else the negative errno, counted. */
@@ -642,6 +646,7 @@ void am_onesize_free_all(struct am_onesize *os)
     fl->head = NULL;
     fl->ncarved = 0;
     os->budget = os->nblocks - os->nfree_min;
+    os->epoch++;
     unlock(os);
 }
 
@@ -705,6 +710,7 @@ static void take_back(struct am_onesize *os)
     poke_words(os, b, w);
     track_alloc(os, b);
     os->budget--;
+    os->epoch++;
 }
 
 int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n)
@@ -730,6 +736,110 @@ int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n)
     report(os, -err, blocks[done]);
     errno = -err;
     return (int)done + 1;
+}
+
+/* ---- batches for caches: O(1) under the lock ----------------------------- */
+
+size_t am_chain_refill(struct am_onesize *os, void **out, size_t n, void **chain)
+{
+    *chain = NULL;
+    if (n == 0)
+        return 0;
+    lock(os);
+    struct am_onesize_freelist *fl = freelist(os);
+    struct am_onesize_chain *top = os->nchains > 0 ? &os->chains[os->nchains - 1] : NULL;
+    if (os->mode == AM_MODE_LOCKED && top != NULL && os->chain_epoch == os->epoch && top->head == fl->head &&
+        top->n == n) {
+        const am_word *tw = (const am_word *)top->tail;
+        if (looks_free(os, top->tail, (const uintptr_t[2]){tw[0], tw[1]})) {
+            /* Detach the whole batch: one block read, nothing written. */
+            *chain = top->head;
+            fl->head = (void *)tw[0];
+            const size_t from_budget = os->budget < n ? os->budget : n;
+            os->budget -= from_budget;
+            os->nfree_min -= n - from_budget;
+            os->nallocs += n;
+            os->nchains--;
+            unlock(os);
+            return n;
+        }
+    }
+    size_t got = 0; /* not a whole batch on top: one block at a time */
+    int err = 0;
+    while (got < n && (err = allocate_locked(os, 0, 0, &out[got])) == 0)
+        got++;
+    unlock(os);
+    if (err == EFAULT)
+        report(os, err, NULL);
+    if (got < n)
+        errno = err;
+    return got;
+}
+
+void am_count_corruption(struct am_onesize *os)
+{
+    lock(os);
+    os->corruptions++;
+    unlock(os);
+    report(os, EFAULT, NULL);
+}
+
+void am_chain_give(struct am_onesize *os, void **blocks, size_t n, size_t *deferred)
+{
+    /* Link the batch outside the lock. Blocks that look free already (a
+     * double free, or data that matches the pattern) are left out, moved
+     * to the front for the caller to free one by one through the exact
+     * path. */
+    if (os->mode != AM_MODE_LOCKED) { /* unlocked lists change without epochs */
+        *deferred = n;
+        return;
+    }
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i++) {
+        am_word *w = (am_word *)blocks[i];
+        if (index_of(os, blocks[i]) >= os->nblocks ||
+            looks_free(os, blocks[i], (const uintptr_t[2]){w[0], w[1]})) {
+            void *t = blocks[nd];
+            blocks[nd++] = blocks[i];
+            blocks[i] = t;
+        }
+    }
+    *deferred = nd;
+    void **chain = blocks + nd;
+    const size_t k = n - nd;
+    if (k == 0)
+        return;
+    for (size_t i = 0; i + 1 < k; i++) {
+        am_word *w = (am_word *)chain[i];
+        w[0] = (uintptr_t)chain[i + 1];
+        w[1] = w[0] ^ (uintptr_t)chain[i] ^ os->key;
+    }
+    bool spliced = false;
+    lock(os);
+    struct am_onesize_freelist *fl = freelist(os);
+    size_t i = 0;
+    while (i < k && index_of(os, chain[i]) < fl->ncarved) /* no block touched */
+        i++;
+    if (i == k) {
+        am_word *tw = (am_word *)chain[k - 1];
+        tw[0] = (uintptr_t)fl->head;
+        tw[1] = tw[0] ^ (uintptr_t)chain[k - 1] ^ os->key;
+        fl->head = chain[0];
+        os->budget += k;
+        if (os->chain_epoch != os->epoch) {
+            os->nchains = 0;
+            os->chain_epoch = os->epoch;
+        }
+        if (os->nchains == AM_ONESIZE_PRIV_CHAINS) {
+            memmove(os->chains, os->chains + 1, sizeof os->chains - sizeof os->chains[0]);
+            os->nchains--;
+        }
+        os->chains[os->nchains++] = (struct am_onesize_chain){chain[0], chain[k - 1], k};
+        spliced = true;
+    }
+    unlock(os);
+    if (!spliced) /* a block never handed out: every block the exact way */
+        *deferred = n;
 }
 
 size_t am_onesize_get_nfree(const struct am_onesize *os)

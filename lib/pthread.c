@@ -8,6 +8,22 @@
 
 #include "pthread_private.h"
 
+/* A pool's critical section lasts tens of nanoseconds, far less than a
+ * futex sleep and wake-up: spin on trylock a little before blocking, as
+ * glibc's adaptive mutexes do, whatever kind of mutex the caller made. */
+int am_mutex_lock(pthread_mutex_t *mutex)
+{
+    for (int i = 0; i < AM_MUTEX_SPINS; i++) {
+        const int err = pthread_mutex_trylock(mutex);
+        if (err != EBUSY)
+            return err;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    return pthread_mutex_lock(mutex);
+}
+
 void am_mutex_failed(const char *what, int err)
 {
     fprintf(stderr, "amonesize: %s failed: %s; the mutex is broken, aborting\n", what, strerror(err));
@@ -16,7 +32,7 @@ void am_mutex_failed(const char *what, int err)
 
 void am_onesize_pthread_enter(void *mutex)
 {
-    const int err = pthread_mutex_lock((pthread_mutex_t *)mutex);
+    const int err = am_mutex_lock((pthread_mutex_t *)mutex);
     if (err != 0)
         am_mutex_failed("pthread_mutex_lock", err);
 }

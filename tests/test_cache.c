@@ -432,6 +432,140 @@ static void test_cache_blocks_count_as_allocated(void **state)
     assert_int_equal(am_onesize_get_nfree(&os), 64);
 }
 
+/* ---- chains: a locked pool splices and detaches whole batches ----------- */
+
+static int crit_depth, crit_enters;
+static void enter(void *ctx)
+{
+    (void)ctx;
+    crit_depth++;
+    crit_enters++;
+}
+static void leave(void *ctx)
+{
+    (void)ctx;
+    crit_depth--;
+}
+
+static void make_locked(struct am_onesize *os)
+{
+    struct am_onesize_cfg cfg = {.pool = {pool_buf, sizeof pool_buf}, .block_size = 64, .alignment = 64};
+    cfg.on_error = on_error;
+    cfg.crit_enter = enter;
+    cfg.crit_exit = leave;
+    am_onesize_dtor(os);
+    assert_int_equal(am_onesize_ctor(os, &cfg), 0);
+    errors_seen = 0;
+}
+
+/* Fill a cache of capacity 8 (batches of 4) so that a flush splices a batch
+ * on top of the free list; the next refill takes it back whole. */
+static void test_cache_chain_round_trip(void **state)
+{
+    (void)state;
+    POOL(os);
+    make_locked(&os);
+    struct am_onesize_cache a, b;
+    cache_or_skip(&a, &os, 8);
+    cache_or_skip(&b, &os, 8);
+    void *p[8];
+    for (int i = 0; i < 8; i++)
+        assert_non_null(p[i] = am_onesize_cache_allocate(&a, 1));
+    for (int i = 0; i < 8; i++) /* 8 cached: full, no flush yet */
+        assert_int_equal(am_onesize_cache_free(&a, p[i]), 0);
+    assert_int_equal(am_onesize_cache_free(&a, am_onesize_allocate(&os, 1)), 0); /* 9th: flushes 4 */
+    assert_int_equal(am_onesize_cache_get_ncached(&a), 5);
+    const int enters = crit_enters;
+    void *r = am_onesize_cache_allocate(&b, 1); /* refill of 4 = the spliced batch */
+    assert_non_null(r);
+    assert_int_equal(crit_enters, enters + 1); /* one critical section */
+    assert_int_equal(b.nchain, 3);             /* white-box: taken whole, as a chain */
+    assert_int_equal(am_onesize_cache_get_ncached(&b), 3);
+    void *got[4] = {r};
+    for (int i = 1; i < 4; i++)
+        assert_non_null(got[i] = am_onesize_cache_allocate(&b, 1));
+    for (int i = 0; i < 4; i++) /* four distinct blocks, none still cached in a */
+        for (int j = 0; j < i; j++)
+            assert_ptr_not_equal(got[i], got[j]);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(am_onesize_cache_free(&b, got[i]), 0);
+    am_onesize_cache_flush(&a);
+    am_onesize_cache_flush(&b);
+    assert_int_equal(am_onesize_get_nfree(&os), 64);
+    assert_int_equal(am_onesize_check(&os), 0);
+    assert_int_equal(crit_depth, 0);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.allocations, st.frees);
+    assert_int_equal(errors_seen, 0);
+}
+
+/* A detached batch sits on the cache as a chain: a stale free of one of its
+ * blocks, a write after free into one, and a flush of what is left. */
+static void take_chain(struct am_onesize *os, struct am_onesize_cache *a, struct am_onesize_cache *b,
+                       void **first)
+{
+    void *p[8];
+    for (int i = 0; i < 8; i++)
+        assert_non_null(p[i] = am_onesize_cache_allocate(a, 1));
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(am_onesize_cache_free(a, p[i]), 0);
+    assert_int_equal(am_onesize_cache_free(a, am_onesize_allocate(os, 1)), 0); /* flush 4 */
+    *first = am_onesize_cache_allocate(b, 1);                                  /* detaches them */
+    assert_non_null(*first);
+    assert_int_equal(b->nchain, 3);
+}
+
+static void test_cache_chain_stale_free_and_damage(void **state)
+{
+    (void)state;
+    POOL(os);
+    make_locked(&os);
+    struct am_onesize_cache a, b;
+    cache_or_skip(&a, &os, 8);
+    cache_or_skip(&b, &os, 8);
+    void *first;
+    take_chain(&os, &a, &b, &first);
+    void *on_chain = b.chain; /* white-box: the next block b would hand out */
+    assert_int_equal(am_onesize_cache_free(&b, on_chain), -EALREADY);
+    assert_int_equal(stats_of(&os).rejected_double, 1);
+    assert_int_equal(b.nchain, 3);
+    /* a write into a block of the chain: detected, never followed */
+    ((unsigned char *)on_chain)[3] ^= 1;
+    errno = 0;
+    assert_null(am_onesize_cache_allocate(&b, 1));
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(stats_of(&os).corruptions, 1);
+    assert_int_equal(am_onesize_cache_free(&b, first), 0);
+    am_onesize_cache_flush(&a);
+    am_onesize_cache_flush(&b);
+    assert_int_equal(am_onesize_check(&os), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), 61); /* 3 lost with the damaged chain */
+}
+
+static void test_cache_flush_returns_a_partly_used_chain(void **state)
+{
+    (void)state;
+    POOL(os);
+    make_locked(&os);
+    struct am_onesize_cache a, b;
+    cache_or_skip(&a, &os, 8);
+    cache_or_skip(&b, &os, 8);
+    void *first;
+    take_chain(&os, &a, &b, &first);
+    void *second = am_onesize_cache_allocate(&b, 1);
+    assert_int_equal(am_onesize_cache_get_ncached(&b), 2);
+    assert_int_equal(am_onesize_cache_free(&b, first), 0);
+    assert_int_equal(am_onesize_cache_free(&b, second), 0);
+    am_onesize_cache_flush(&b);
+    am_onesize_cache_flush(&a);
+    assert_int_equal(am_onesize_cache_get_ncached(&b), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), 64);
+    assert_int_equal(am_onesize_check(&os), 0);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.allocations, st.frees);
+    assert_int_equal(st.rejected_double + st.rejected_never_allocated + st.corruptions, 0);
+}
+
 static void test_cache_passes_through_under_memory_debugger(void **state)
 {
     (void)state;
@@ -470,6 +604,9 @@ int main(void)
         cmocka_unit_test(test_cache_double_free_across_caches_caught_at_flush),
         cmocka_unit_test(test_cache_blocks_move_between_caches_and_pool),
         cmocka_unit_test(test_cache_blocks_count_as_allocated),
+        cmocka_unit_test(test_cache_chain_round_trip),
+        cmocka_unit_test(test_cache_chain_stale_free_and_damage),
+        cmocka_unit_test(test_cache_flush_returns_a_partly_used_chain),
         cmocka_unit_test(test_cache_passes_through_under_memory_debugger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
