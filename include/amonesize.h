@@ -85,6 +85,11 @@ extern "C" {
      (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L && !defined(__GNUC_GNU_INLINE__)))
 #define AM_ONESIZE_HAS_INLINE 1
 #define AM_ONESIZE_INLINE     inline
+#if defined(__GNUC__)
+#define AM_ONESIZE_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define AM_ONESIZE_ALWAYS_INLINE
+#endif
 #else
 #define AM_ONESIZE_HAS_INLINE 0
 #define AM_ONESIZE_INLINE
@@ -407,17 +412,19 @@ AM_API AM_ONESIZE_INLINE int am_onesize_impl_push(struct am_onesize *os, struct 
  * most once. */
 
 /* Pop a block that passes the free-pattern check, or NULL. */
-inline void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl, size_t size)
+AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
+                                                          struct am_onesize_freelist *fl, size_t size)
 {
     unsigned char *b = (unsigned char *)fl->head;
-    if (b != NULL && size <= os->block_size && os->budget != 0) {
+    const size_t budget = os->budget; /* read once: one forwarded load */
+    if (b != NULL && size <= os->block_size && budget != 0) {
         uintptr_t w[2];
         memcpy(w, b, sizeof w);
         if ((w[0] ^ w[1] ^ (uintptr_t)b) == os->key) {
             const uintptr_t cleared = 0;
             fl->head = (void *)w[0];
             memcpy(b + sizeof w[0], &cleared, sizeof cleared);
-            os->budget--;
+            os->budget = budget - 1;
             os->nallocs++;
             return b;
         }
@@ -426,7 +433,8 @@ inline void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freeli
 }
 
 /* Push a handed-out block that does not look free; 1 if done, else 0. */
-inline int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl, const void *ptr)
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_push(struct am_onesize *os,
+                                                         struct am_onesize_freelist *fl, const void *ptr)
 {
     /* (p - base) / block_size by multiplication: for an offset that is a
      * multiple of the block size this is the exact quotient; for any other
@@ -454,7 +462,7 @@ inline int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelis
     return 0;
 }
 
-inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
+AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
 {
     if (os != NULL) {
         void *b = am_onesize_impl_pop(os, &os->fast, size);
@@ -473,7 +481,7 @@ inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
     return am_onesize_impl_allocate(os, size, 0);
 }
 
-inline int am_onesize_free(struct am_onesize *os, const void *ptr)
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const void *ptr)
 {
     if (os != NULL) {
         if (am_onesize_impl_push(os, &os->fast, ptr))

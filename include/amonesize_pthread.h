@@ -23,6 +23,13 @@ extern "C" {
 /**
  * Critical-section callbacks for a pthread_mutex_t * passed as crit_ctx.
  *
+ * am_onesize_pthread_enter() first tries pthread_mutex_trylock() a hundred
+ * times with a pause between tries, then blocks in pthread_mutex_lock(): a
+ * pool's critical section lasts tens of nanoseconds, much less than a futex
+ * sleep and wake-up (glibc's PTHREAD_MUTEX_ADAPTIVE_NP does the same, for
+ * mutexes made that way). Any kind of mutex works; a recursive one is not
+ * needed.
+ *
  * A void callback cannot return an error. pthread_mutex_lock() and
  * pthread_mutex_unlock() only fail on a mutex that is not initialised, was
  * destroyed, or (error-checking mutexes) is not owned: the process is
