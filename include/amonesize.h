@@ -416,8 +416,10 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
                                                           struct am_onesize_freelist *fl, size_t size)
 {
     unsigned char *b = (unsigned char *)fl->head;
+    if (b == NULL || size > os->block_size)
+        return NULL;                  /* budget may be another list's, under a lock not held */
     const size_t budget = os->budget; /* read once: one forwarded load */
-    if (b != NULL && size <= os->block_size && budget != 0) {
+    if (budget != 0) {
         uintptr_t w[2];
         memcpy(w, b, sizeof w);
         if ((w[0] ^ w[1] ^ (uintptr_t)b) == os->key) {
