@@ -60,6 +60,19 @@ static void count_cb(void *ctx, size_t index, void *block, size_t size)
     ++*(size_t *)ctx;
 }
 
+/* Every block back, the list intact, every allocation matched by a free,
+ * nothing rejected or damaged. */
+static void assert_pool_whole(const struct am_onesize *os)
+{
+    struct am_onesize_stats st = stats_of(os);
+    assert_int_equal(st.nfree, st.nblocks);
+    assert_int_equal(st.allocations, st.frees + st.freed_by_free_all);
+    assert_int_equal(st.rejected_double + st.rejected_interior + st.rejected_outside +
+                         st.rejected_never_allocated + st.corruptions,
+                     0);
+    assert_int_equal(am_onesize_check((struct am_onesize *)os), 0);
+}
+
 static void *block(size_t i)
 {
     return pool_buf + 64 * i;
@@ -254,11 +267,7 @@ static void test_cache_refills_half_and_flushes_half(void **state)
     assert_int_equal(am_onesize_get_nfree(&os) + am_onesize_cache_get_ncached(&c), 64);
     am_onesize_cache_flush(&c);
     assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
-    assert_int_equal(am_onesize_get_nfree(&os), 64);
-    assert_int_equal(am_onesize_check(&os), 0);
-    struct am_onesize_stats st = stats_of(&os);
-    assert_int_equal(st.allocations, st.frees);
-    assert_int_equal(st.rejected_double + st.rejected_interior + st.rejected_never_allocated, 0);
+    assert_pool_whole(&os);
 }
 
 static void test_cache_lifo_reuse_without_the_pool(void **state)
@@ -408,10 +417,7 @@ static void test_cache_blocks_move_between_caches_and_pool(void **state)
     assert_int_equal(am_onesize_cache_free(&a, q), 0);
     am_onesize_cache_flush(&a);
     am_onesize_cache_flush(&b);
-    assert_int_equal(am_onesize_get_nfree(&os), 64);
-    struct am_onesize_stats st = stats_of(&os);
-    assert_int_equal(st.allocations, st.frees);
-    assert_int_equal(st.rejected_double + st.rejected_never_allocated + st.rejected_interior, 0);
+    assert_pool_whole(&os);
 }
 
 /* Cached blocks are allocated for the pool: iteration visits them. */
@@ -491,11 +497,8 @@ static void test_cache_chain_round_trip(void **state)
         assert_int_equal(am_onesize_cache_free(&b, got[i]), 0);
     am_onesize_cache_flush(&a);
     am_onesize_cache_flush(&b);
-    assert_int_equal(am_onesize_get_nfree(&os), 64);
-    assert_int_equal(am_onesize_check(&os), 0);
+    assert_pool_whole(&os);
     assert_int_equal(crit_depth, 0);
-    struct am_onesize_stats st = stats_of(&os);
-    assert_int_equal(st.allocations, st.frees);
     assert_int_equal(errors_seen, 0);
 }
 
@@ -559,11 +562,7 @@ static void test_cache_flush_returns_a_partly_used_chain(void **state)
     am_onesize_cache_flush(&b);
     am_onesize_cache_flush(&a);
     assert_int_equal(am_onesize_cache_get_ncached(&b), 0);
-    assert_int_equal(am_onesize_get_nfree(&os), 64);
-    assert_int_equal(am_onesize_check(&os), 0);
-    struct am_onesize_stats st = stats_of(&os);
-    assert_int_equal(st.allocations, st.frees);
-    assert_int_equal(st.rejected_double + st.rejected_never_allocated + st.corruptions, 0);
+    assert_pool_whole(&os);
 }
 
 static void test_cache_passes_through_under_memory_debugger(void **state)
