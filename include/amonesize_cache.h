@@ -87,7 +87,7 @@ AM_API int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *
  * Locking: none, except once when refilling. Complexity: O(1) amortised;
  * a refill is O(capacity / 2).
  */
-AM_API void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
+AM_API AM_ONESIZE_INLINE void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 
 /**
  * Give a block back to the cache; when the cache is full, half its capacity
@@ -99,7 +99,7 @@ AM_API void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
  * Locking: none, except once when flushing. Complexity: O(1) amortised; a
  * flush is O(capacity / 2).
  */
-AM_API int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
+AM_API AM_ONESIZE_INLINE int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 
 /**
  * Give every cached block back to the pool (one am_onesize_free_bulk(),
@@ -111,6 +111,49 @@ AM_API void am_onesize_cache_flush(struct am_onesize_cache *c);
 
 /** Blocks in the cache now (0 for NULL). No lock. O(1). */
 AM_API size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c);
+
+/* Private: the out-of-line parts of the inline fast paths below. */
+AM_API void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size);
+AM_API int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr);
+
+#if AM_ONESIZE_HAS_INLINE
+/* The common cases inline: a block from the array, a block into the array
+ * with room left that carries neither the cache's mark nor the pool's free
+ * pattern. Everything else (refill, flush, the chain, a suspicious block,
+ * a memory debugger: capacity is 0 then) goes to the library. */
+AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size)
+{
+    if (c != NULL && c->n != 0 && size <= c->os->block_size) {
+        unsigned char *b = (unsigned char *)c->blocks[--c->n];
+        const uintptr_t cleared = 0;
+        memcpy(b + sizeof cleared, &cleared, sizeof cleared);
+        return b;
+    }
+    return am_onesize_impl_cache_allocate(c, size);
+}
+
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr)
+{
+    if (c != NULL && c->n < c->capacity && ptr != NULL) {
+        const struct am_onesize *os = c->os;
+        const uintptr_t p = (uintptr_t)ptr;
+        const uintptr_t m = (p + os->neg_base) * os->inv;
+        const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
+        if (idx < os->nblocks) {
+            unsigned char *b = (unsigned char *)p;
+            uintptr_t w[2];
+            memcpy(w, b, sizeof w);
+            if (w[1] != (p ^ c->tag) && (w[0] ^ w[1] ^ p) != os->key) {
+                w[1] = p ^ c->tag;
+                memcpy(b + sizeof w[0], &w[1], sizeof w[1]);
+                c->blocks[c->n++] = b;
+                return 0;
+            }
+        }
+    }
+    return am_onesize_impl_cache_free(c, ptr);
+}
+#endif
 
 #ifdef __cplusplus
 }

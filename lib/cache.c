@@ -7,6 +7,12 @@
 #include "internal.h"
 #include "track.h"
 
+/* The inline fast paths get their one external definition here. */
+#if AM_ONESIZE_HAS_INLINE
+extern void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
+extern int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
+#endif
+
 /* Blocks in a cache carry, in their check word, the address XOR a tag
  * derived from the pool's secret key. A cached block looks free to the pool
  * only if its first word equals another secret, so practically never, and
@@ -57,10 +63,12 @@ int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, siz
     c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
     c->tag = tag_of(os->key);
     c->bypass = (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
+    if (c->bypass)
+        c->capacity = 0; /* so the inline paths always call the library */
     return 0;
 }
 
-void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size)
+void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size)
 {
     if (c == NULL || c->os == NULL) {
         errno = EINVAL;
@@ -121,7 +129,7 @@ static void flush_first(struct am_onesize_cache *c, size_t k)
     c->n -= k;
 }
 
-int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr)
+int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
 {
     if (ptr == NULL)
         return 0;
