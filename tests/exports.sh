@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shared library exports exactly the functions the public headers declare
-# with AM_API, and has the soname libamonesize.so.0.
+# with AM_API, has the soname libamonesize.so.0, and never calls a heap
+# allocator (it imports none).
 # usage: exports.sh LIBRARY.so HEADER...
 set -eu
 so=$1
@@ -14,4 +15,10 @@ if ! diff -u "$tmp/declared" "$tmp/exported"; then
     exit 1
 fi
 readelf -d "$so" | grep -q 'SONAME.*\[libamonesize\.so\.0\]' || { echo "FAIL: soname"; exit 1; }
-echo "ok: $(wc -l <"$tmp/exported") symbols, all declared; soname libamonesize.so.0"
+heap=$(nm -D --undefined-only "$so" | awk '{ print $2 }' | sed 's/@.*//' |
+    grep -Ex 'malloc|calloc|realloc|reallocarray|free|aligned_alloc|posix_memalign|memalign|valloc|pvalloc|strdup|strndup' || true)
+if [ -n "$heap" ]; then
+    echo "FAIL: the library calls a heap allocator: $heap"
+    exit 1
+fi
+echo "ok: $(wc -l <"$tmp/exported") symbols, all declared; soname libamonesize.so.0; no heap allocator imported"
