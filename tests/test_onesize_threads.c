@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -244,12 +247,70 @@ static void test_threads_iterate_while_busy(void **state)
     assert_int_equal(am_onesize_check(&pool), 0);
 }
 
+/* ---- the adapter itself ------------------------------------------------- */
+
+static void test_pthread_set_crit_fills_three_fields(void **state)
+{
+    (void)state;
+    struct am_onesize_cfg cfg = {0};
+    cfg.block_size = 64;
+    assert_int_equal(am_onesize_pthread_set_crit(NULL, &mutex), -EINVAL);
+    assert_int_equal(am_onesize_pthread_set_crit(&cfg, NULL), -EINVAL);
+    assert_null(cfg.crit_enter); /* untouched on error */
+    assert_int_equal(am_onesize_pthread_set_crit(&cfg, &mutex), 0);
+    assert_true(cfg.crit_enter == am_onesize_pthread_enter);
+    assert_true(cfg.crit_exit == am_onesize_pthread_exit);
+    assert_ptr_equal(cfg.crit_ctx, &mutex);
+    assert_int_equal(cfg.block_size, 64);
+}
+
+/* "print one line naming the error to stderr and call abort()": unlocking an
+ * error-checking mutex this thread does not hold fails with EPERM. */
+static void test_pthread_exit_failure_aborts_with_a_message(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        pthread_mutexattr_t attr;
+        pthread_mutex_t m;
+        pthread_mutexattr_init(&attr);
+        pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+        pthread_mutex_init(&m, &attr);
+        am_onesize_pthread_exit(&m); /* not locked: EPERM */
+        _exit(0);                    /* must not get here */
+    }
+    close(fds[1]);
+    static char msg[16384];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (strstr(msg, "ThreadSanitizer: unlock of an unlocked mutex") != NULL) {
+        /* under ThreadSanitizer (halt_on_error) its own report of the bad
+         * unlock comes first and ends the child */
+        assert_true(WIFEXITED(status) ? WEXITSTATUS(status) != 0 : WTERMSIG(status) == SIGABRT);
+        return;
+    }
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(msg, "amonesize: pthread_mutex_unlock failed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threads_share_one_pool),
         cmocka_unit_test(test_threads_cross_thread_free),
         cmocka_unit_test(test_threads_iterate_while_busy),
+        cmocka_unit_test(test_pthread_set_crit_fills_three_fields),
+        cmocka_unit_test(test_pthread_exit_failure_aborts_with_a_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
