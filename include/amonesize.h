@@ -203,7 +203,8 @@ struct am_onesize_stats {
  *
  * The effective block size is cfg->block_size rounded up to at least two
  * pointers (a free block's link and check word) and then to a multiple of the
- * alignment. A pool start that is not aligned is aligned up; the skipped
+ * alignment; an alignment below a pointer's is raised to it, so that the
+ * links in free blocks are aligned. A pool start that is not aligned is aligned up; the skipped
  * bytes are unused, not an error. Trailing bytes smaller than a block are
  * unused. The pool memory is not read or written here (except that memory
  * debuggers are told it is inaccessible).
