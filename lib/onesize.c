@@ -679,15 +679,12 @@ void am_reject_double(struct am_onesize *os, const void *ptr)
     report(os, EALREADY, ptr);
 }
 
-size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
+/* Up to n blocks one at a time with the lock held; it is released here,
+ * then a damaged list is reported and errno set if fewer than n. */
+static size_t take_many_and_unlock(struct am_onesize *os, void **out, size_t n)
 {
-    if (!is_constructed(os) || (out == NULL && n > 0)) {
-        errno = EINVAL;
-        return 0;
-    }
     size_t got = 0;
     int err = 0;
-    lock(os);
     while (got < n && (err = allocate_locked(os, 0, 0, &out[got])) == 0)
         got++;
     unlock(os);
@@ -696,6 +693,16 @@ size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
     if (got < n)
         errno = err;
     return got;
+}
+
+size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
+{
+    if (!is_constructed(os) || (out == NULL && n > 0)) {
+        errno = EINVAL;
+        return 0;
+    }
+    lock(os);
+    return take_many_and_unlock(os, out, n);
 }
 
 /* Undo the last give_back(): the head goes back to being allocated. */
@@ -764,16 +771,7 @@ size_t am_chain_refill(struct am_onesize *os, void **out, size_t n, void **chain
             return n;
         }
     }
-    size_t got = 0; /* not a whole batch on top: one block at a time */
-    int err = 0;
-    while (got < n && (err = allocate_locked(os, 0, 0, &out[got])) == 0)
-        got++;
-    unlock(os);
-    if (err == EFAULT)
-        report(os, err, NULL);
-    if (got < n)
-        errno = err;
-    return got;
+    return take_many_and_unlock(os, out, n); /* not a whole batch on top */
 }
 
 void am_count_corruption(struct am_onesize *os)
