@@ -24,8 +24,8 @@
  *   and the pool's "allocations" statistic counts blocks handed to caches.
  * - Call am_onesize_cache_flush() before a cache is dropped (its thread
  *   ends, its memory is reused): otherwise its blocks are lost to the pool
- *   until am_onesize_free_all(). Under a memory debugger they are then
- *   reported as leaks.
+ *   until am_onesize_free_all(). As a debug aid, am_onesize_cache_init()
+ *   refuses (-EBUSY) to re-initialise a cache that still holds blocks.
  * - Under Valgrind memcheck or AddressSanitizer (see amonesize.h) a cache
  *   passes every call straight to its pool, so that the debugger sees each
  *   block's life exactly.
@@ -60,17 +60,20 @@ struct am_onesize_cache {
     struct am_onesize *os;
     size_t n; /* blocks cached now, in blocks[0..n) */
     size_t capacity;
-    size_t batch;  /* blocks moved to or from the pool at a time */
-    uintptr_t tag; /* marks blocks in a cache: pool key ^ salt */
-    int bypass;    /* a memory debugger watches the pool */
-    void *chain;   /* a batch taken whole from the pool, still linked */
-    size_t nchain; /* blocks left on it */
+    size_t batch;    /* blocks moved to or from the pool at a time */
+    uintptr_t tag;   /* marks blocks in a cache: pool key ^ salt */
+    int bypass;      /* a memory debugger watches the pool */
+    uintptr_t magic; /* address ^ a constant: set by a successful init */
+    void *chain;     /* a batch taken whole from the pool, still linked */
+    size_t nchain;   /* blocks left on it */
     void *blocks[AM_ONESIZE_CACHE_MAX];
 };
 
 /**
  * Bind an empty cache to a constructed pool.
  * @retval 0 success.
+ * @retval -EBUSY  *c is a cache that still holds blocks: it was not flushed
+ *         (a debug aid against losing them; flush it first). Nothing changes.
  * @retval -EINVAL iff c or os is NULL, os was never successfully
  *         constructed, or capacity > AM_ONESIZE_CACHE_MAX (then *c, if not
  *         NULL, is zeroed and every call on it fails harmlessly).

@@ -2,6 +2,7 @@
 #include "amonesize_cache.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "internal.h"
@@ -51,20 +52,30 @@ static int is_pool_block(const struct am_onesize *os, const void *ptr)
     return idx < os->nblocks;
 }
 
+#define CACHE_MAGIC ((uintptr_t)0xc0ffee5ca1ab1e5u)
+
 int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity)
 {
     if (c == NULL)
         return -EINVAL;
-    memset(c, 0, offsetof(struct am_onesize_cache, blocks));
-    if (os == NULL || am_onesize_get_nblocks(os) == 0 || capacity > AM_ONESIZE_CACHE_MAX)
+    if (os == NULL || am_onesize_get_nblocks(os) == 0 || capacity > AM_ONESIZE_CACHE_MAX) {
+        memset(c, 0, offsetof(struct am_onesize_cache, blocks));
         return -EINVAL;
+    }
+    const bool bypass = (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
+    /* A cache that was initialised and still holds blocks: they would be
+     * lost. (An uninitialised struct matches the magic only by accident.)
+     * Under a memory debugger caches hold nothing, and reading a struct
+     * that may be uninitialised would be reported: no check there. */
+    if (!bypass && c->magic == ((uintptr_t)c ^ CACHE_MAGIC) && c->os != NULL && (c->n != 0 || c->nchain != 0))
+        return -EBUSY;
+    memset(c, 0, offsetof(struct am_onesize_cache, blocks));
     c->os = os;
-    c->capacity = capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
+    c->capacity = bypass ? 0 : capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
     c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
     c->tag = tag_of(os->key);
-    c->bypass = (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
-    if (c->bypass)
-        c->capacity = 0; /* so the inline paths always call the library */
+    c->magic = (uintptr_t)c ^ CACHE_MAGIC;
+    c->bypass = bypass; /* capacity 0 then: the inline paths always call the library */
     return 0;
 }
 

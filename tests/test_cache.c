@@ -568,6 +568,24 @@ static void test_cache_flush_returns_a_partly_used_chain(void **state)
     assert_pool_whole(&os);
 }
 
+/* The debug aid: a cache still holding blocks is not re-initialised. */
+static void test_cache_init_refuses_an_unflushed_cache(void **state)
+{
+    (void)state;
+    POOL(os);
+    make(&os);
+    struct am_onesize_cache c;
+    memset(&c, 0, sizeof c);
+    cache_or_skip(&c, &os, 8);
+    void *p = am_onesize_cache_allocate(&c, 1); /* 3 more stay cached */
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), -EBUSY);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 3); /* nothing changed */
+    assert_int_equal(am_onesize_cache_free(&c, p), 0);
+    am_onesize_cache_flush(&c);
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), 0); /* flushed: fine */
+    assert_pool_whole(&os);
+}
+
 static void test_cache_passes_through_under_memory_debugger(void **state)
 {
     (void)state;
@@ -609,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_cache_chain_round_trip),
         cmocka_unit_test(test_cache_chain_stale_free_and_damage),
         cmocka_unit_test(test_cache_flush_returns_a_partly_used_chain),
+        cmocka_unit_test(test_cache_init_refuses_an_unflushed_cache),
         cmocka_unit_test(test_cache_passes_through_under_memory_debugger),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
