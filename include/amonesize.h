@@ -443,7 +443,13 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_push(struct am_onesize *os,
      * multiple of the block size this is the exact quotient; for any other
      * it is larger than every block index (Granlund & Montgomery). So one
      * compare checks "in the pool, on a block start, handed out". */
-    const uintptr_t p = (uintptr_t)ptr;
+    uintptr_t p = (uintptr_t)ptr;
+#if defined(__GNUC__)
+    /* Hide where p came from: given a constant bogus pointer, gcc 12 warns
+     * about the loads below (which only run for pool blocks) or crashes in
+     * its value-range pass. No instruction is emitted. */
+    __asm__("" : "+r"(p));
+#endif
     const uintptr_t m = (p + os->neg_base) * os->inv;
     const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
     if (idx < fl->ncarved) {

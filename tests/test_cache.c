@@ -319,12 +319,9 @@ static void test_cache_free_rejects_foreign_and_interior(void **state)
     cache_or_skip(&c, &os, 4);
     unsigned char *p = am_onesize_cache_allocate(&c, 1);
     const size_t cached = am_onesize_cache_get_ncached(&c);
-    /* volatile: constant foreign pointers make gcc 12 warn about the
-     * inlined fast path's loads, which only run for pool blocks */
-    volatile uintptr_t past_end = (uintptr_t)(pool_buf + sizeof pool_buf), foreign = (uintptr_t)&c;
     assert_int_equal(am_onesize_cache_free(&c, p + 8), -EINVAL);
-    assert_int_equal(am_onesize_cache_free(&c, (void *)past_end), -EINVAL);
-    assert_int_equal(am_onesize_cache_free(&c, (void *)foreign), -EINVAL);
+    assert_int_equal(am_onesize_cache_free(&c, pool_buf + sizeof pool_buf), -EINVAL);
+    assert_int_equal(am_onesize_cache_free(&c, &c), -EINVAL);
     assert_int_equal(am_onesize_cache_free(&c, NULL), 0);
     assert_int_equal(am_onesize_cache_free(NULL, p), -EINVAL);
     assert_int_equal(am_onesize_cache_get_ncached(&c), cached);
