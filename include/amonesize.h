@@ -402,6 +402,7 @@ AM_API AM_ONESIZE_INLINE void *am_onesize_impl_pop(struct am_onesize *os, struct
                                                    size_t size);
 AM_API AM_ONESIZE_INLINE int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl,
                                                   const void *ptr);
+AM_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
 
 #if AM_ONESIZE_HAS_INLINE
 /* The fast paths touch only the block's two words and the hot fields. An
@@ -435,23 +436,30 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     return NULL;
 }
 
+/* The one pointer-validity predicate: the index of the block *p points to
+ * the start of, or a number >= nblocks if it points anywhere else.
+ * (p - base) / block_size by multiplication: for an offset that is a
+ * multiple of the block size this is the exact quotient; for any other it is
+ * larger than every block index (Granlund & Montgomery).
+ * *p is also laundered, for the caller to use: given a constant bogus
+ * pointer, gcc 12 warns about loads through it (which only happen for pool
+ * blocks) or crashes in its value-range pass. The empty asm hides where the
+ * value came from and emits no instruction. */
+AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p)
+{
+#if defined(__GNUC__)
+    __asm__("" : "+r"(*p));
+#endif
+    const uintptr_t m = (*p + os->neg_base) * os->inv;
+    return (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
+}
+
 /* Push a handed-out block that does not look free; 1 if done, else 0. */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_push(struct am_onesize *os,
                                                          struct am_onesize_freelist *fl, const void *ptr)
 {
-    /* (p - base) / block_size by multiplication: for an offset that is a
-     * multiple of the block size this is the exact quotient; for any other
-     * it is larger than every block index (Granlund & Montgomery). So one
-     * compare checks "in the pool, on a block start, handed out". */
     uintptr_t p = (uintptr_t)ptr;
-#if defined(__GNUC__)
-    /* Hide where p came from: given a constant bogus pointer, gcc 12 warns
-     * about the loads below (which only run for pool blocks) or crashes in
-     * its value-range pass. No instruction is emitted. */
-    __asm__("" : "+r"(p));
-#endif
-    const uintptr_t m = (p + os->neg_base) * os->inv;
-    const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
+    const uintptr_t idx = am_onesize_impl_index(os, &p);
     if (idx < fl->ncarved) {
         unsigned char *b = (unsigned char *)p;
         uintptr_t w[2];

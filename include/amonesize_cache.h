@@ -140,12 +140,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cach
     if (c != NULL && c->n < c->capacity && ptr != NULL) {
         const struct am_onesize *os = c->os;
         uintptr_t p = (uintptr_t)ptr;
-#if defined(__GNUC__)
-        __asm__("" : "+r"(p)); /* see am_onesize_impl_push() */
-#endif
-        const uintptr_t m = (p + os->neg_base) * os->inv;
-        const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
-        if (idx < os->nblocks) {
+        if (am_onesize_impl_index(os, &p) < os->nblocks) {
             unsigned char *b = (unsigned char *)p;
             uintptr_t w[2];
             memcpy(w, b, sizeof w);

@@ -47,9 +47,8 @@ static void set_check(void *blk, uintptr_t v)
 /* In the pool and on a block start (handed out or not: the pool decides). */
 static int is_pool_block(const struct am_onesize *os, const void *ptr)
 {
-    const uintptr_t m = ((uintptr_t)ptr + os->neg_base) * os->inv;
-    const uintptr_t idx = (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
-    return idx < os->nblocks;
+    uintptr_t p = (uintptr_t)ptr;
+    return am_onesize_impl_index(os, &p) < os->nblocks;
 }
 
 #define CACHE_MAGIC ((uintptr_t)0xc0ffee5ca1ab1e5u)

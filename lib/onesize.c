@@ -29,6 +29,7 @@ extern void *am_onesize_allocate(struct am_onesize *os, size_t size);
 extern int am_onesize_free(struct am_onesize *os, const void *ptr);
 extern void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl, size_t size);
 extern int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl, const void *ptr);
+extern uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
 #endif
 
 _Static_assert(sizeof(uintptr_t) == sizeof(void *), "a block link is stored as a uintptr_t");
@@ -225,11 +226,11 @@ static bool list_is_intact(const struct am_onesize *os)
     return cur == NULL;
 }
 
-/* Index of a block, by the same multiplication as the inline free path. */
+/* Index of a block (>= nblocks for anything that is not a block start). */
 static size_t index_of(const struct am_onesize *os, const void *blk)
 {
-    const uintptr_t m = ((uintptr_t)blk + os->neg_base) * os->inv;
-    return (size_t)((m >> os->shift) | (m << ((0u - os->shift) & (WORD_BITS - 1))));
+    uintptr_t p = (uintptr_t)blk;
+    return (size_t)am_onesize_impl_index(os, &p);
 }
 
 enum { RADIX_BITS = 6, RADIX = 1 << RADIX_BITS };

@@ -183,7 +183,10 @@ static void test_ctor_failed_pool_is_harmless(void **state)
     assert_int_equal(am_onesize_get_block_size(&os), 0);
     assert_int_equal(am_onesize_get_nblocks(&os), 0);
     struct am_onesize_stats st;
+    memset(&st, 0xa5, sizeof st);
     assert_int_equal(am_onesize_get_stats(&os, &st), -EINVAL);
+    assert_int_equal(st.nblocks, 0); /* "out is then zeroed" */
+    assert_int_equal(st.allocations, 0);
     assert_int_equal(am_onesize_check(&os), -EINVAL);
 }
 
@@ -662,6 +665,12 @@ static void test_allocate_detects_write_after_free(void **state)
     assert_int_equal(stats_of(&os).corruptions, 2);
     /* a double free cannot be confirmed through a damaged list */
     assert_int_equal(am_onesize_free(&os, a), -EFAULT);
+    /* iteration refuses to walk it: 0 visited, EFAULT, reported */
+    size_t n = 0;
+    errno = 0;
+    assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 0);
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(n, 0);
     am_onesize_free_all(&os);
     assert_int_equal(am_onesize_check(&os), 0);
     assert_non_null(am_onesize_allocate(&os, 1));
