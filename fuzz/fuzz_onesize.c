@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "amonesize.h"
+#include "testing.h"
 
 #define BUF_BYTES  65536
 #define MAX_BLOCKS (BUF_BYTES / 16)
@@ -254,13 +255,11 @@ static void op_on_pool(uint8_t op)
               "iterate(%zu) visited %zu (cb %zu, bad %d), want %zu", num, r, visited_n, visited_bad, want);
         break;
     }
-    case 8: { /* caller data that mimics a free block (white-box: the key) */
+    case 8: { /* caller data that mimics a free block (white-box: a test hook) */
         const size_t i = pick_held((size_t)take(2));
         if (i == SIZE_MAX)
             break;
-        uintptr_t w[2] = {(uintptr_t)take(8), 0};
-        w[1] = w[0] ^ (uintptr_t)block(i) ^ pool.key;
-        memcpy(block(i), w, sizeof w);
+        am_test_forge_free_pattern(&pool, block(i), (uintptr_t)take(8));
         break;
     }
     case 9: /* free(NULL) */

@@ -1,60 +1,82 @@
-/* libamonesize: a fixed-size block allocator over caller-provided memory.
+/* SPDX-License-Identifier: MIT */
+/* Copyright (c) 2026 the libamonesize authors */
+/**
+ * libamonesize: a fixed-size block allocator over caller-provided memory.
+ *
+ * This header is the reference manual of the core allocator. The per-thread
+ * caches are in <amonesize_cache.h>, the pthread adapter in
+ * <amonesize_pthread.h>.
  *
  * The model
  * ---------
- * A *pool* is a span of memory the caller owns (static array, mmap, stack...).
- * am_onesize_ctor() carves it into equal *blocks* of the effective block size
- * (see am_onesize_get_block_size()). A request of up to that many bytes gets
- * one block; a freed block goes back to the front of a singly linked free
- * list, so the most recently freed block is handed out first. Blocks that were
+ * A *pool* is a span of memory the caller owns (static array, mmap, stack).
+ * am_onesize_ctor() carves it into equal *blocks* of the effective block
+ * size (see am_onesize_get_block_size()). A request of up to that many bytes
+ * gets one block; a freed block goes back to the front of a singly linked
+ * free list, so the most recently freed block is handed out first. Blocks
  * never handed out are carved lazily, bump-pointer style, so construction is
- * O(1) and untouched pages stay untouched. The library keeps no bookkeeping in
- * the pool beside the blocks: an aligned pool of exactly n blocks' bytes
+ * O(1) and untouched pages stay untouched. The library keeps no bookkeeping
+ * in the pool beside the blocks: an aligned pool of exactly n blocks' bytes
  * yields n blocks. It never calls malloc, never prints, never aborts on
  * caller input: bad input is answered with an error and leaves the pool as
  * it was.
  *
- * What a free block holds
- * -----------------------
- * A free block stores two words: the link to the next free block and a check
- * word, the link XOR the block's address XOR a random per-pool key. So:
- *  - allocate verifies the check word of the block it pops: a stray write
- *    into a freed block (use after free) is detected (NULL, errno EFAULT)
- *    instead of a wild pointer being handed out;
- *  - free recognises a block that looks free (its words match the pattern)
- *    and only then confirms by walking the free list, so a double free is
- *    rejected exactly (-EALREADY) while every legitimate free stays O(1).
- * A block handed out has its check word cleared, so an allocated block only
- * looks free if the caller writes the pool's secret pattern into it, which it
- * cannot know; even then the walk keeps the answer exact.
+ * What a free block holds, and what is detected
+ * ---------------------------------------------
+ * A free block stores two words in its first bytes: the link to the next
+ * free block and a check word, the link XOR the block's position XOR a
+ * random per-pool key (the free pattern). A block handed out has its check
+ * word cleared. So, without a memory debugger:
+ *  - a free of a pointer that is not a block of this pool handed out since
+ *    construction or the last am_onesize_free_all() is rejected exactly
+ *    (outside the pool, inside a block, never handed out): -EINVAL;
+ *  - a double free is rejected exactly (-EALREADY): free recognises a block
+ *    that carries the pattern and confirms by walking the free list, so
+ *    every legitimate free stays O(1);
+ *  - a write into the first two words of a freed block (a use after free)
+ *    is detected when allocation reaches that block (NULL, errno EFAULT);
+ *    the damaged link is never followed;
+ * and what is not:
+ *  - a write into a freed block beyond its first two words;
+ *  - a use-after-free write into the first two words followed by a double
+ *    free of that block: the block no longer carries the pattern, so the
+ *    free is accepted as a legitimate one (the damage is still found when
+ *    allocation reaches it, or by am_onesize_check());
+ *  - a stale pointer to a block that was freed and handed out again: it is
+ *    a valid block, so freeing it frees the new owner's block.
+ * Caller data matches the pattern only if the caller writes the pool's
+ * secret key into a block; even then the walk keeps double-free detection
+ * exact. The misuse table in docs/misuse.md lists every case with its test.
  *
  * Locking
  * -------
  * Without callbacks a pool is for one thread. With crit_enter/crit_exit set,
  * every function (getters and iteration included) may be called from any
- * thread at any time: each call enters the critical section at most once and
- * exits it before returning. The callbacks are always called in balanced
- * pairs, never nested, never from am_onesize_ctor(), and never while an
- * on_error callback runs.
+ * thread at any time, and blocks may be freed by a thread other than the one
+ * that allocated them: each call enters the critical section at most once
+ * (am_onesize_allocate_wait() may wait inside it) and leaves it before it
+ * returns. The callbacks are called in balanced pairs, never nested, never
+ * from am_onesize_ctor() or am_onesize_dtor(), and never while an on_error
+ * callback runs.
  *
  * Memory debuggers
  * ----------------
- * Under Valgrind (when built with the valgrind option) and when the
+ * Under Valgrind memcheck (when built with the valgrind option) and when the
  * AddressSanitizer runtime is present in the process (even if only the
  * application was built with -fsanitize=address), free blocks are marked
- * inaccessible and allocated ones accessible, so use after free, reads of
- * uninitialised block memory (Valgrind) and leaked blocks (Valgrind) are
- * reported. This is decided once, in am_onesize_ctor(), and costs nothing
- * otherwise.
+ * inaccessible and allocated ones accessible, so use after free anywhere in
+ * a block, reads of uninitialised block memory (memcheck) and leaked blocks
+ * (memcheck) are reported. This is decided once, in am_onesize_ctor(), and
+ * costs nothing otherwise.
  *
  * Fast paths
  * ----------
- * am_onesize_allocate() and am_onesize_free() are defined inline below (C99
- * inline semantics; the library also exports them as ordinary functions).
- * The inline part handles the common case of an unlocked, untracked pool and
- * calls into the library for everything else. The am_onesize_impl_*
- * functions and the fields of struct am_onesize are private: they may change
- * in any release.
+ * am_onesize_allocate() and am_onesize_free() are inline (C99 inline
+ * semantics; the library also exports them as ordinary functions). The inline
+ * part handles an unlocked pool with no debugger and hands everything else
+ * to the library. Define AM_ONESIZE_NO_INLINE to always call the library.
+ * The layout of struct am_onesize and the am_onesize_impl_* functions, in
+ * <amonesize/inline.h>, are private: use only what this header documents.
  */
 #ifndef AMONESIZE_H
 #define AMONESIZE_H
@@ -68,34 +90,32 @@ extern "C" {
 #endif
 
 #define AM_ONESIZE_VERSION_MAJOR 0
-#define AM_ONESIZE_VERSION_MINOR 1
+#define AM_ONESIZE_VERSION_MINOR 2
 #define AM_ONESIZE_VERSION_PATCH 0
-#define AM_ONESIZE_VERSION       "0.1.0"
+#define AM_ONESIZE_VERSION       "0.2.0"
 
+/** Marks every function the library exports. */
 #if defined(__GNUC__)
-#define AM_API __attribute__((visibility("default")))
+#define AM_ONESIZE_API __attribute__((visibility("default")))
 #else
-#define AM_API
+#define AM_ONESIZE_API
 #endif
 
 /* The fast paths are inline where the compiler has C99 (or C++) inline
- * semantics; define AM_ONESIZE_NO_INLINE to always call the library. */
+ * semantics. */
 #if !defined(AM_ONESIZE_NO_INLINE) &&                                                                        \
     (defined(__cplusplus) || defined(__GNUC_STDC_INLINE__) ||                                                \
      (defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L && !defined(__GNUC_GNU_INLINE__)))
 #define AM_ONESIZE_HAS_INLINE 1
 #define AM_ONESIZE_INLINE     inline
-#if defined(__GNUC__)
-#define AM_ONESIZE_ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define AM_ONESIZE_ALWAYS_INLINE
-#endif
 #else
 #define AM_ONESIZE_HAS_INLINE 0
 #define AM_ONESIZE_INLINE
 #endif
 
-/** A span of memory: the pool handed to am_onesize_ctor(). */
+struct timespec;
+
+/** A span of memory. */
 struct am_blk {
     void *ptr;
     size_t size;
@@ -109,105 +129,80 @@ struct am_onesize_cfg {
     struct am_blk pool;                 /**< caller-owned memory the blocks are carved from */
     size_t block_size;                  /**< largest request served (> 0) */
     size_t alignment;                   /**< 0: alignof(max_align_t); else a power of two */
-    void (*crit_enter)(void *crit_ctx); /**< both NULL: no locking */
-    void (*crit_exit)(void *crit_ctx);
-    void *crit_ctx; /**< passed to both, e.g. a pthread_mutex_t * */
+    void (*crit_enter)(void *crit_ctx); /**< enter the critical section; both NULL: no locking */
+    void (*crit_exit)(void *crit_ctx);  /**< leave it */
+    void *crit_ctx;                     /**< passed to every crit_* callback, e.g. a mutex */
     /** Optional. Called after a misuse was detected and rejected, outside
-     * the critical section, with the positive errno value the call fails
-     * with (EINVAL: not a block of this pool or a request larger than the
-     * block size; EALREADY: double free; EFAULT: free-list corruption) and
-     * the pointer concerned (NULL for allocation errors). It may log or
-     * abort; it must not call into the same pool. Running out of blocks
-     * (ENOMEM) is not a misuse and is not reported here. */
+     * the critical section, with a positive errno value and the pointer
+     * concerned (NULL when there is none):
+     *  - EINVAL: not a block of this pool, or a request larger than the
+     *    block size;
+     *  - EALREADY: a double free;
+     *  - EFAULT: a damaged free block (a write after free) or free list;
+     *  - ESTALE: am_onesize_free_all() reclaimed blocks that per-thread
+     *    caches held (see <amonesize_cache.h>).
+     * It may log or abort; it must not call into the same pool. Running out
+     * of blocks (ENOMEM) and timeouts are not misuse and are not reported. */
     am_onesize_error_fn on_error;
     void *on_error_ctx;
-};
-
-/** Free-list state; private. */
-struct am_onesize_freelist {
-    void *head;     /* most recently freed block, or NULL */
-    size_t ncarved; /* blocks [0, ncarved) have been handed out since
-                       construction or the last free_all */
-};
-
-/** A batch spliced onto the free list by a cache; private. */
-struct am_onesize_chain {
-    void *head, *tail;
-    size_t n;
-};
-
-#define AM_ONESIZE_PRIV_CHAINS 4
-
-/** A pool. Defined here so it can live in static storage; every field is
- * private. Only am_onesize_ctor() may initialise it; do not copy it. */
-struct am_onesize {
-    /* Read and written by the inline fast paths; zero forever unless the
-     * pool is unlocked and untracked (so reading them without a lock is
-     * never a data race). */
-    struct am_onesize_freelist fast;
-    uintptr_t neg_base; /* minus the address of block 0: not a pointer to
-                           it, so a leak checker does not take the pool
-                           descriptor for a reference to block 0 */
-    uintptr_t inv;      /* modular inverse of the odd part of block_size */
-    unsigned shift;     /* block_size = odd part << shift */
-    size_t block_size;  /* effective block size */
-    uintptr_t key;      /* per-pool random key of the free-block pattern */
-    size_t budget;      /* nfree - nfree_min */
-    uint64_t nallocs;   /* successful allocations */
-    /* Used only by the library itself. */
-    struct am_onesize_freelist slow; /* state when locked or tracked */
-    size_t nblocks;
-    size_t nfree_min;
-    size_t ncarved_max; /* largest ncarved since construction */
-    unsigned mode;
-    uint64_t freed_by_free_all;
-    uint64_t failed;
-    uint64_t oversize;
-    uint64_t rejected[4];
-    uint64_t corruptions;
-    void (*crit_enter)(void *);
-    void (*crit_exit)(void *);
-    void *crit_ctx;
-    am_onesize_error_fn on_error;
-    void *on_error_ctx;
-    /* Batches cache flushes spliced on top of the free list, newest last,
-     * so that a cache refill can take one back in O(1). Valid only while
-     * chain_epoch == epoch: every other list operation bumps epoch. */
-    size_t epoch, chain_epoch;
-    unsigned nchains;
-    struct am_onesize_chain chains[AM_ONESIZE_PRIV_CHAINS];
+    /** Optional, for am_onesize_allocate_wait(): both set or both NULL, and
+     * only together with crit_enter/crit_exit. crit_wait is called inside
+     * the critical section: it leaves it, sleeps until crit_notify() is
+     * called or until the CLOCK_MONOTONIC time *deadline (NULL: no
+     * deadline), and enters it again; it returns 0, or ETIMEDOUT once the
+     * deadline has passed (spurious wake-ups are allowed). crit_notify is
+     * called inside the critical section, only while some thread waits, and
+     * must wake every waiter. <amonesize_pthread.h> has both. */
+    int (*crit_wait)(void *crit_ctx, const struct timespec *deadline);
+    void (*crit_notify)(void *crit_ctx);
+    /** Reserved for the hardened mode: both must be zero in this release. */
+    struct am_blk state;
+    unsigned flags;
 };
 
 /** Counters and state, read together by am_onesize_get_stats(). */
 struct am_onesize_stats {
-    uint64_t allocations;              /**< blocks handed out */
-    uint64_t frees;                    /**< blocks given back by am_onesize_free
-                                            (and bulk free) */
+    uint64_t allocations;              /**< blocks handed out (to callers and caches) */
+    uint64_t frees;                    /**< blocks given back (by free, bulk free and
+                                            cache flushes) */
     uint64_t freed_by_free_all;        /**< blocks reclaimed by free_all */
     uint64_t failed_allocations;       /**< ENOMEM: no block (or margin) free */
     uint64_t oversize_requests;        /**< EINVAL: size > block size */
     uint64_t rejected_outside;         /**< frees of pointers outside the pool */
     uint64_t rejected_interior;        /**< frees of pointers inside a block */
-    uint64_t rejected_never_allocated; /**< frees of never carved blocks */
+    uint64_t rejected_never_allocated; /**< frees of never handed out blocks */
     uint64_t rejected_double;          /**< double frees, including frees after
                                             free_all of blocks not handed out since */
-    uint64_t corruptions;              /**< damaged free blocks found (EFAULT) */
+    uint64_t corruptions;              /**< damaged free blocks or lists found (EFAULT) */
     size_t nfree;                      /**< free blocks now */
     size_t nfree_min;                  /**< low-water mark of nfree */
     size_t nblocks;                    /**< capacity */
     size_t block_size;                 /**< effective block size */
+    size_t cached;                     /**< blocks held by per-thread caches now
+                                            (counted as allocated) */
+    uint64_t cache_reclaimed;          /**< blocks caches held when free_all took them
+                                            back (those caches drop them) */
+    size_t retired;                    /**< damaged blocks out of service until free_all */
+    uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
+    uint64_t timeouts;                 /**< ... and that ended with ETIMEDOUT */
 };
+
+/** A pool. Its definition (in <amonesize/inline.h>) is visible so that it
+ * can live in static storage or on the stack; every field is private. Only
+ * am_onesize_ctor() may initialise it; do not copy it. */
+struct am_onesize;
 
 /**
  * Construct a pool over cfg->pool.
  *
  * The effective block size is cfg->block_size rounded up to at least two
- * pointers (a free block's link and check word) and then to a multiple of the
- * alignment; an alignment below a pointer's is raised to it, so that the
- * links in free blocks are aligned. A pool start that is not aligned is aligned up; the skipped
- * bytes are unused, not an error. Trailing bytes smaller than a block are
- * unused. The pool memory is not read or written here (except that memory
- * debuggers are told it is inaccessible).
+ * pointers (a free block's link and check word) and then to a multiple of
+ * the alignment; an alignment below a pointer's is raised to it, so that the
+ * links in free blocks are aligned. A pool start that is not aligned is
+ * aligned up; the skipped bytes are unused, not an error. Trailing bytes
+ * smaller than a block are unused. The pool memory is not read or written
+ * (except that memory debuggers are told it is inaccessible). *os may hold
+ * anything before the call, including a pool that was never destroyed.
  *
  * @retval 0        success; every block is free.
  * @retval -EINVAL  and *os (if not NULL) is zeroed, so every later call on it
@@ -218,12 +213,15 @@ struct am_onesize_stats {
  *                  - cfg->block_size is 0;
  *                  - cfg->alignment is neither 0 nor a power of two;
  *                  - exactly one of crit_enter and crit_exit is set;
+ *                  - exactly one of crit_wait and crit_notify is set, or
+ *                    they are set without crit_enter and crit_exit;
+ *                  - cfg->state or cfg->flags is not zero;
  *                  - the effective block size overflows size_t;
  *                  - the pool, once aligned, has no room for one block.
  * Locking: never calls the critical-section callbacks.
- * Complexity: O(1), whatever the pool size.
+ * Complexity: O(1), whatever the pool size (under memcheck, O(pools)).
  */
-AM_API int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg);
+AM_ONESIZE_API int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg);
 
 /**
  * End a pool: its memory is the caller's again. Memory debuggers are told
@@ -232,31 +230,35 @@ AM_API int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *c
  * harmlessly until the next am_onesize_ctor().
  *
  * Call it before reusing the pool memory for anything else, and before a
- * pool on the stack goes out of scope: under Valgrind or AddressSanitizer
- * that memory would otherwise stay marked inaccessible. Without a memory
- * debugger it only zeroes *os. Blocks still allocated are simply forgotten.
+ * pool on the stack goes out of scope: under a memory debugger that memory
+ * would otherwise stay marked inaccessible. Without a debugger it only
+ * zeroes *os. Blocks still allocated are simply forgotten; per-thread caches
+ * of the pool drop what they hold at their next call. No thread may be
+ * using the pool, or waiting in am_onesize_allocate_wait(), during or after
+ * the call: that is a caller error the library cannot detect.
  * Does nothing if os is NULL or was never successfully constructed.
- * Locking: none; no other thread may use the pool during or after the call.
- * Complexity: O(1) (under a memory debugger: O(pool size)).
+ * Locking: none. Complexity: O(1) (under a memory debugger: O(blocks handed
+ * out since the last free_all)).
  */
-AM_API void am_onesize_dtor(struct am_onesize *os);
+AM_ONESIZE_API void am_onesize_dtor(struct am_onesize *os);
 
 /**
  * Allocate one block for a request of size bytes (0 included).
  *
- * Returns the most recently freed block, or else the next never-used one.
- * The block's contents are unspecified.
+ * Returns the most recently freed block, or else a block per-thread caches
+ * gave back, or else the next never-used one. The contents are unspecified.
  * @return the block, aligned to the configured alignment; or NULL with errno:
  *  - ENOMEM: no block is free;
  *  - EINVAL: size > am_onesize_get_block_size(), or os was never
  *    successfully constructed (os NULL included);
  *  - EFAULT: the free block to be handed out was damaged (written after it
- *    was freed). Nothing is handed out and the damage is counted; every
- *    allocation fails this way until am_onesize_free_all().
+ *    was freed). Nothing is handed out, the damage is counted, and every
+ *    allocation fails this way until am_onesize_free_all(): a damaged link
+ *    is never followed.
  * Locking: enters the critical section at most once.
  * Complexity: O(1).
  */
-AM_API AM_ONESIZE_INLINE void *am_onesize_allocate(struct am_onesize *os, size_t size);
+AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_allocate(struct am_onesize *os, size_t size);
 
 /**
  * As am_onesize_allocate(), but succeeds only while more than margin blocks
@@ -265,12 +267,34 @@ AM_API AM_ONESIZE_INLINE void *am_onesize_allocate(struct am_onesize *os, size_t
  *         other errno values of am_onesize_allocate().
  * Locking: enters the critical section at most once. Complexity: O(1).
  */
-AM_API void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin);
+AM_ONESIZE_API void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin);
+
+/**
+ * As am_onesize_allocate(), but waits while no block is free.
+ *
+ * Returns a block as soon as one is free: at once if one is, else as soon
+ * as a free, a bulk free, a cache flush or free_all gives one back to the
+ * pool (blocks held in per-thread caches are not free for the pool and wake
+ * nobody). deadline is an absolute CLOCK_MONOTONIC time; NULL waits without
+ * limit; a deadline already past does not wait. No wake-up is lost: a block
+ * freed after the call started waiting is seen.
+ * @return the block, or NULL with errno:
+ *  - ETIMEDOUT: the deadline passed and no block was free;
+ *  - EINVAL: size > am_onesize_get_block_size(), os was never successfully
+ *    constructed, or deadline->tv_nsec is outside [0, 1000000000);
+ *  - ENOTSUP: the pool has no crit_wait and crit_notify;
+ *  - EFAULT: as am_onesize_allocate().
+ * Locking: enters the critical section once, and stays in it except while
+ * crit_wait() sleeps. Complexity: O(1) besides the wait.
+ */
+AM_ONESIZE_API void *am_onesize_allocate_wait(struct am_onesize *os, size_t size,
+                                              const struct timespec *deadline);
 
 /**
  * Give a block back. free(NULL) is a no-op returning 0.
  *
- * Misuse is detected exactly and changes nothing (no count, no list):
+ * Misuse is detected exactly (see "What a free block holds") and changes
+ * nothing but the rejection counters:
  * @retval 0          the block is free again (and will be handed out next).
  * @retval -EINVAL    ptr is not a block of this pool that was handed out:
  *                    outside the pool, not at the start of a block, a block
@@ -278,24 +302,27 @@ AM_API void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t ma
  *                    successfully constructed.
  * @retval -EALREADY  double free: ptr is free already, including a block
  *                    reclaimed by am_onesize_free_all() and not handed out
- *                    since.
+ *                    since, and a block held by a per-thread cache.
  * @retval -EFAULT    ptr looks free but the free list is damaged, so that
  *                    could not be confirmed; ptr is not freed.
  * Locking: enters the critical section at most once.
  * Complexity: O(1); only a double free (or a block whose contents match the
  * pool's secret free pattern) pays a walk of the free list, O(nfree).
  */
-AM_API AM_ONESIZE_INLINE int am_onesize_free(struct am_onesize *os, const void *ptr);
+AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_free(struct am_onesize *os, const void *ptr);
 
 /**
- * Return every block to the pool at once. The low-water mark is kept.
+ * Return every block to the pool at once, including blocks held by
+ * per-thread caches (each cache drops them at its next call; they are never
+ * handed out or given back by it again: counted in cache_reclaimed and
+ * reported to on_error with ESTALE). The low-water mark is kept.
  * Pointers handed out before are invalid afterwards; freeing one is
  * rejected with -EALREADY until the block is handed out again.
  * Does nothing if os was never successfully constructed.
  * Locking: enters the critical section once. Complexity: O(1) (under a
- * memory debugger: O(blocks ever handed out)).
+ * memory debugger: O(blocks handed out since the last free_all)).
  */
-AM_API void am_onesize_free_all(struct am_onesize *os);
+AM_ONESIZE_API void am_onesize_free_all(struct am_onesize *os);
 
 /** Callback of am_onesize_iterate_over_allocated(): index counts visited
  * blocks from 0, block is the block, size the effective block size. */
@@ -303,6 +330,7 @@ typedef void (*am_onesize_iterate_fn)(void *ctx, size_t index, void *block, size
 
 /**
  * Call cb for up to num allocated blocks (num 0: all), in address order.
+ * Blocks held by per-thread caches count as allocated.
  *
  * Only free blocks are read to tell them apart, never allocated ones (their
  * owners may be writing them from other threads): the free list is sorted by
@@ -319,22 +347,24 @@ typedef void (*am_onesize_iterate_fn)(void *ctx, size_t index, void *block, size
  * construction or free_all and f free ones among them: linear, never
  * O(nblocks x nfree). Uses 1 KiB of stack.
  */
-AM_API size_t am_onesize_iterate_over_allocated(struct am_onesize *os, size_t num, am_onesize_iterate_fn cb,
-                                                void *ctx);
+AM_ONESIZE_API size_t am_onesize_iterate_over_allocated(struct am_onesize *os, size_t num,
+                                                        am_onesize_iterate_fn cb, void *ctx);
 
 /** Free blocks now, counting never-used ones. Locking: once. O(1).
  * 0 if os was never successfully constructed. */
-AM_API size_t am_onesize_get_nfree(const struct am_onesize *os);
+AM_ONESIZE_API size_t am_onesize_get_nfree(const struct am_onesize *os);
 
 /** Smallest am_onesize_get_nfree() seen since construction (free_all does
  * not reset it). Locking: once. O(1). */
-AM_API size_t am_onesize_get_nfree_min(const struct am_onesize *os);
+AM_ONESIZE_API size_t am_onesize_get_nfree_min(const struct am_onesize *os);
 
-/** Effective block size (see am_onesize_ctor()). Never changes; no lock. */
-AM_API size_t am_onesize_get_block_size(const struct am_onesize *os);
+/** Effective block size (see am_onesize_ctor()); 0 for a pool never
+ * successfully constructed. Never changes; no lock. */
+AM_ONESIZE_API size_t am_onesize_get_block_size(const struct am_onesize *os);
 
-/** Capacity in blocks. Never changes; no lock. */
-AM_API size_t am_onesize_get_nblocks(const struct am_onesize *os);
+/** Capacity in blocks; 0 for a pool never successfully constructed. Never
+ * changes; no lock. */
+AM_ONESIZE_API size_t am_onesize_get_nblocks(const struct am_onesize *os);
 
 /**
  * Allocate up to n blocks in one critical section, into out[0..n-1].
@@ -349,7 +379,7 @@ AM_API size_t am_onesize_get_nblocks(const struct am_onesize *os);
  * Locking: enters the critical section once, for the whole batch.
  * Complexity: O(n).
  */
-AM_API size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n);
+AM_ONESIZE_API size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n);
 
 /**
  * Free n blocks in one critical section, all or nothing.
@@ -363,14 +393,15 @@ AM_API size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t
  *                  pool; EALREADY: a double free, within the batch or not;
  *                  EFAULT: the free list is damaged). The rejection is
  *                  counted and reported to on_error like am_onesize_free()'s.
- *                  The blocks before it stay allocated, but their first two
- *                  words may have been overwritten.
+ *                  The blocks before it stay allocated, with their contents
+ *                  as they were except that the first two words may have
+ *                  been overwritten (memory debuggers see no change).
  * @retval -EINVAL  os NULL or never successfully constructed, blocks NULL
  *                  with n > 0, or n > INT_MAX; nothing was done.
  * Locking: enters the critical section once, for the whole batch.
  * Complexity: O(n) (a double free costs a walk of the free list).
  */
-AM_API int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n);
+AM_ONESIZE_API int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n);
 
 /**
  * Copy every counter at one instant into *out.
@@ -378,146 +409,24 @@ AM_API int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size
  *         or os was never successfully constructed (out is then zeroed).
  * Locking: once. Complexity: O(1).
  */
-AM_API int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out);
+AM_ONESIZE_API int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out);
 
 /**
  * Check every invariant of the pool: counts consistent
- * (nfree_min <= nfree <= nblocks), every free-list link valid and every free
- * block intact, no cycle, list length matching the counts.
+ * (nfree_min <= nfree <= nblocks, cached and retired blocks among the ones
+ * not free), every free-list link valid and every free block intact, no
+ * cycle, list length matching the counts, blocks kept for caches intact.
  * For tests and debug builds; it changes nothing.
  * @retval 0 all hold; -EFAULT a free block is damaged or the list is
  *         inconsistent; -EINVAL os NULL or never successfully constructed.
  * Locking: once. Complexity: O(nblocks).
  */
-AM_API int am_onesize_check(struct am_onesize *os);
-
-/* Private: the out-of-line parts of the inline fast paths. The *_locked
- * ones are entered with the critical section held, and leave it. */
-#define AM_ONESIZE_PRIV_LOCKED 1u /* struct am_onesize.mode: callbacks only */
-AM_API void *am_onesize_impl_allocate(struct am_onesize *os, size_t size, size_t margin);
-AM_API int am_onesize_impl_free(struct am_onesize *os, const void *ptr);
-AM_API void *am_onesize_impl_allocate_locked(struct am_onesize *os, size_t size);
-AM_API int am_onesize_impl_free_locked(struct am_onesize *os, const void *ptr);
-AM_API AM_ONESIZE_INLINE void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_freelist *fl,
-                                                   size_t size);
-AM_API AM_ONESIZE_INLINE int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_freelist *fl,
-                                                  const void *ptr);
-AM_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
-
-#if AM_ONESIZE_HAS_INLINE
-/* The fast paths touch only the block's two words and the hot fields. An
- * unlocked, untracked pool uses the fast list; a pool with callbacks only
- * uses the slow list under the callbacks; anything else (tracking, no block
- * on the list, a request too large, a damaged block, a pointer that is not a
- * handed-out block, a block that looks free) goes to the library, with the
- * critical section still held if it was taken, so each call enters it at
- * most once. */
-
-/* Pop a block that passes the free-pattern check, or NULL. */
-AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
-                                                          struct am_onesize_freelist *fl, size_t size)
-{
-    unsigned char *b = (unsigned char *)fl->head;
-    if (b == NULL || size > os->block_size)
-        return NULL;                  /* budget may be another list's, under a lock not held */
-    const size_t budget = os->budget; /* read once: one forwarded load */
-    if (budget != 0) {
-        uintptr_t w[2];
-        memcpy(w, b, sizeof w);
-        if ((w[0] ^ w[1] ^ (uintptr_t)b) == os->key) {
-            const uintptr_t cleared = 0;
-            fl->head = (void *)w[0];
-            memcpy(b + sizeof w[0], &cleared, sizeof cleared);
-            os->budget = budget - 1;
-            os->nallocs++;
-            return b;
-        }
-    }
-    return NULL;
-}
-
-/* The one pointer-validity predicate: the index of the block *p points to
- * the start of, or a number >= nblocks if it points anywhere else.
- * (p - base) / block_size by multiplication: for an offset that is a
- * multiple of the block size this is the exact quotient; for any other it is
- * larger than every block index (Granlund & Montgomery).
- * *p is also laundered, for the caller to use: given a constant bogus
- * pointer, gcc 12 warns about loads through it (which only happen for pool
- * blocks) or crashes in its value-range pass. The empty asm hides where the
- * value came from and emits no instruction. */
-AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p)
-{
-#if defined(__GNUC__)
-    __asm__("" : "+r"(*p));
-#endif
-    const uintptr_t m = (*p + os->neg_base) * os->inv;
-    return (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
-}
-
-/* Push a handed-out block that does not look free; 1 if done, else 0. */
-AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_push(struct am_onesize *os,
-                                                         struct am_onesize_freelist *fl, const void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    const uintptr_t idx = am_onesize_impl_index(os, &p);
-    if (idx < fl->ncarved) {
-        unsigned char *b = (unsigned char *)p;
-        uintptr_t w[2];
-        memcpy(w, b, sizeof w);
-        if ((w[0] ^ w[1] ^ p) != os->key) {
-            w[0] = (uintptr_t)fl->head;
-            w[1] = w[0] ^ p ^ os->key;
-            /* The head store in between keeps gcc from packing the two
-             * word stores through SSE registers (3 more instructions). */
-            memcpy(b + sizeof w[0], &w[1], sizeof w[1]);
-            fl->head = b;
-            memcpy(b, &w[0], sizeof w[0]);
-            os->budget++;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_allocate(struct am_onesize *os, size_t size)
-{
-    if (os != NULL) {
-        void *b = am_onesize_impl_pop(os, &os->fast, size);
-        if (b != NULL)
-            return b;
-        if (os->mode == AM_ONESIZE_PRIV_LOCKED) {
-            os->crit_enter(os->crit_ctx);
-            b = am_onesize_impl_pop(os, &os->slow, size);
-            if (b == NULL)
-                return am_onesize_impl_allocate_locked(os, size);
-            os->epoch++;
-            os->crit_exit(os->crit_ctx);
-            return b;
-        }
-    }
-    return am_onesize_impl_allocate(os, size, 0);
-}
-
-AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const void *ptr)
-{
-    if (os != NULL) {
-        if (am_onesize_impl_push(os, &os->fast, ptr))
-            return 0;
-        if (os->mode == AM_ONESIZE_PRIV_LOCKED && ptr != NULL) {
-            os->crit_enter(os->crit_ctx);
-            if (!am_onesize_impl_push(os, &os->slow, ptr))
-                return am_onesize_impl_free_locked(os, ptr);
-            os->epoch++;
-            os->crit_exit(os->crit_ctx);
-            return 0;
-        }
-    }
-    return am_onesize_impl_free(os, ptr);
-}
-#endif
+AM_ONESIZE_API int am_onesize_check(const struct am_onesize *os);
 
 #ifdef __cplusplus
 }
 #endif
+
+#include "amonesize/inline.h"
 
 #endif /* AMONESIZE_H */

@@ -1,11 +1,14 @@
-/* libamonesize: per-thread caches in front of one pool.
+/* SPDX-License-Identifier: MIT */
+/* Copyright (c) 2026 the libamonesize authors */
+/**
+ * libamonesize: per-thread caches in front of one pool.
  *
  * A pool behind one lock serialises its threads. A cache is a small stack
  * of blocks owned by one thread: allocating and freeing through it takes no
- * lock; it goes to the pool only in batches (half its capacity at a time,
- * with am_onesize_allocate_bulk() and am_onesize_free_bulk()), so the lock
- * is taken once per batch. This is the magazine layer of Bonwick's slab
- * allocator, or DPDK's mempool cache, made explicit.
+ * lock; it goes to the pool only in batches (half its capacity at a time),
+ * so the lock is taken once per batch, and a batch hand-over copies
+ * pointers without touching the blocks. This is the magazine layer of
+ * Bonwick's slab allocator, or DPDK's mempool cache, made explicit.
  *
  *     static _Thread_local struct am_onesize_cache cache;
  *     am_onesize_cache_init(&cache, &pool, 0);      // once per thread
@@ -18,29 +21,37 @@
  *   pool needs critical-section callbacks if several threads use it.
  * - A block allocated through one cache may be freed through any other
  *   cache of the same pool, or with am_onesize_free(), and vice versa.
- * - Blocks sitting in a cache count as allocated for the pool:
- *   am_onesize_get_nfree() does not count them, am_onesize_get_nfree_min()
- *   sees them as in use, am_onesize_iterate_over_allocated() visits them,
- *   and the pool's "allocations" statistic counts blocks handed to caches.
+ * - Blocks held by a cache count as allocated for the pool:
+ *   am_onesize_get_nfree() does not count them,
+ *   am_onesize_iterate_over_allocated() visits them, the pool's
+ *   "allocations" statistic counts blocks handed to caches, and the "cached"
+ *   statistic says how many caches hold now. A waiter in
+ *   am_onesize_allocate_wait() is woken only by blocks that reach the pool.
  * - Call am_onesize_cache_flush() before a cache is dropped (its thread
- *   ends, its memory is reused): otherwise its blocks are lost to the pool
- *   until am_onesize_free_all(). As a debug aid, am_onesize_cache_init()
- *   refuses (-EBUSY) to re-initialise a cache that still holds blocks.
+ *   ends, its memory is reused): otherwise its blocks stay out of the pool
+ *   until am_onesize_free_all() (visible as "cached" in the statistics).
+ * - am_onesize_free_all() takes back the blocks caches hold; each cache
+ *   drops them at its next call, and never hands them out or gives them
+ *   back again. The same holds after am_onesize_dtor() and a new
+ *   am_onesize_ctor() on the pool.
  * - Under Valgrind memcheck or AddressSanitizer (see amonesize.h) a cache
  *   passes every call straight to its pool, so that the debugger sees each
  *   block's life exactly.
  *
- * When misuse is caught
- * - A pointer that is not a block of the pool (outside, interior) is
- *   rejected by am_onesize_cache_free() at once, as am_onesize_free() would.
- * - Freeing a block that is already in the same cache is rejected at once
- *   with -EALREADY.
- * - A block freed into two caches, a block freed both into a cache and to
- *   the pool, and a block never handed out are caught when the cache's batch
- *   reaches the pool (a flush): the pool rejects that one block exactly as
- *   am_onesize_free() would (counted, reported to on_error), the cache drops
- *   it, and the rest of the batch is freed. Until then the block may have two
- *   owners, as with any double free; the pool itself is never corrupted.
+ * Misuse, caught at once, exactly as the pool catches it (and counted and
+ * reported by the pool):
+ * - a pointer that is not a block of the pool (outside, interior) or was
+ *   never handed out: -EINVAL;
+ * - a block that is already free: in this cache, in another cache of the
+ *   pool, kept by the pool for caches, or on the pool's free list:
+ *   -EALREADY. A cached block carries the free pattern with a secret mark
+ *   derived from the pool's key as its link; only a caller who writes that
+ *   mark into a block of its own could have it taken for a cached one.
+ * Never followed: a cache never follows a link. A block written while it
+ * waited in the pool for a cache is found when a cache takes it (EFAULT,
+ * counted, reported, taken out of service until free_all: the "retired"
+ * statistic); a write into a block while it sits in a cache is not
+ * detected (only a memory debugger sees that).
  */
 #ifndef AMONESIZE_CACHE_H
 #define AMONESIZE_CACHE_H
@@ -54,110 +65,65 @@ extern "C" {
 #define AM_ONESIZE_CACHE_MAX     512 /**< largest capacity */
 #define AM_ONESIZE_CACHE_DEFAULT 32  /**< capacity 0 means this */
 
-/** A per-thread cache. Defined here so it can live anywhere (a
- * _Thread_local, a worker struct, the stack); every field is private. */
-struct am_onesize_cache {
-    struct am_onesize *os;
-    size_t n; /* blocks cached now, in blocks[0..n) */
-    size_t capacity;
-    size_t batch;    /* blocks moved to or from the pool at a time */
-    uintptr_t tag;   /* marks blocks in a cache: pool key ^ salt */
-    int bypass;      /* a memory debugger watches the pool */
-    uintptr_t magic; /* address ^ a constant: set by a successful init */
-    void *chain;     /* a batch taken whole from the pool, still linked */
-    size_t nchain;   /* blocks left on it */
-    void *blocks[AM_ONESIZE_CACHE_MAX];
-};
+/** A per-thread cache. Its definition (in <amonesize/cache_inline.h>) is
+ * visible so that it can live anywhere (a _Thread_local, a worker struct,
+ * the stack); every field is private. */
+struct am_onesize_cache;
 
 /**
- * Bind an empty cache to a constructed pool.
+ * Bind a cache to a constructed pool, empty. *c may hold anything before
+ * (it is not read): re-initialising a cache that still holds blocks leaves
+ * them out of the pool until am_onesize_free_all().
  * @retval 0 success.
- * @retval -EBUSY  *c is a cache that still holds blocks: it was not flushed
- *         (a debug aid against losing them; flush it first). Nothing changes.
  * @retval -EINVAL iff c or os is NULL, os was never successfully
  *         constructed, or capacity > AM_ONESIZE_CACHE_MAX (then *c, if not
- *         NULL, is zeroed and every call on it fails harmlessly).
+ *         NULL, is set so that every call on it fails harmlessly).
  * Capacity 0 means AM_ONESIZE_CACHE_DEFAULT. Locking: none. O(1).
  */
-AM_API int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity);
+AM_ONESIZE_API int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity);
 
 /**
- * Allocate a block: from the cache, or, when it is empty, after moving
- * half its capacity from the pool with one am_onesize_allocate_bulk().
+ * Allocate a block: from the cache, or, when it is empty, after taking half
+ * its capacity from the pool at once.
  * @return a block, or NULL with errno: ENOMEM (the pool has no free block;
  *         other caches may still hold some), EINVAL (size larger than the
- *         block size, or c not initialised), EFAULT (damaged free list).
+ *         block size, or c not initialised), EFAULT (damaged free list, or
+ *         every block taken was damaged).
  * Locking: none, except once when refilling. Complexity: O(1) amortised;
- * a refill is O(capacity / 2).
+ * a refill is O(capacity / 2), and copies pointers only under the lock.
  */
-AM_API AM_ONESIZE_INLINE void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
+AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 
 /**
  * Give a block back to the cache; when the cache is full, half its capacity
- * (the blocks cached longest) goes to the pool with one am_onesize_free_bulk().
- * NULL is a no-op returning 0.
- * @retval 0          ptr is in the cache (see "When misuse is caught").
- * @retval -EINVAL    ptr is not a block of the pool, or c is not initialised.
- * @retval -EALREADY  ptr is already in this cache.
+ * (the blocks cached longest) goes to the pool at once. NULL is a no-op
+ * returning 0.
+ * @retval 0          ptr is in the cache (or, if it carried data matching
+ *                    the pool's free pattern, freed to the pool).
+ * @retval -EINVAL    ptr is not a handed-out block of the pool, or c is not
+ *                    initialised.
+ * @retval -EALREADY  ptr is free already (see "Misuse" above).
  * Locking: none, except once when flushing. Complexity: O(1) amortised; a
  * flush is O(capacity / 2).
  */
-AM_API AM_ONESIZE_INLINE int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
+AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 
 /**
- * Give every cached block back to the pool (one am_onesize_free_bulk(),
- * repeated only to skip blocks the pool rejects). The cache stays bound and
- * usable. Does nothing for a NULL or uninitialised cache.
- * Locking: once (more only if the pool rejects blocks). O(ncached).
+ * Give every cached block back to the pool, in one critical section. The
+ * cache stays bound and usable. Does nothing for a NULL or uninitialised
+ * cache, or one whose blocks free_all took back.
+ * Locking: once. O(ncached).
  */
-AM_API void am_onesize_cache_flush(struct am_onesize_cache *c);
+AM_ONESIZE_API void am_onesize_cache_flush(struct am_onesize_cache *c);
 
-/** Blocks in the cache now (0 for NULL). No lock. O(1). */
-AM_API size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c);
-
-/* Private: the out-of-line parts of the inline fast paths below. */
-AM_API void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size);
-AM_API int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr);
-
-#if AM_ONESIZE_HAS_INLINE
-/* The common cases inline: a block from the array, a block into the array
- * with room left that carries neither the cache's mark nor the pool's free
- * pattern. Everything else (refill, flush, the chain, a suspicious block,
- * a memory debugger: capacity is 0 then) goes to the library. */
-AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size)
-{
-    if (c != NULL && c->n != 0 && size <= c->os->block_size) {
-        unsigned char *b = (unsigned char *)c->blocks[--c->n];
-        const uintptr_t cleared = 0;
-        memcpy(b + sizeof cleared, &cleared, sizeof cleared);
-        return b;
-    }
-    return am_onesize_impl_cache_allocate(c, size);
-}
-
-AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr)
-{
-    if (c != NULL && c->n < c->capacity && ptr != NULL) {
-        const struct am_onesize *os = c->os;
-        uintptr_t p = (uintptr_t)ptr;
-        if (am_onesize_impl_index(os, &p) < os->nblocks) {
-            unsigned char *b = (unsigned char *)p;
-            uintptr_t w[2];
-            memcpy(w, b, sizeof w);
-            if (w[1] != (p ^ c->tag) && (w[0] ^ w[1] ^ p) != os->key) {
-                w[1] = p ^ c->tag;
-                memcpy(b + sizeof w[0], &w[1], sizeof w[1]);
-                c->blocks[c->n++] = b;
-                return 0;
-            }
-        }
-    }
-    return am_onesize_impl_cache_free(c, ptr);
-}
-#endif
+/** Blocks in the cache now (0 for NULL, and for blocks free_all took
+ * back). No lock. O(1). */
+AM_ONESIZE_API size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c);
 
 #ifdef __cplusplus
 }
 #endif
+
+#include "amonesize/cache_inline.h"
 
 #endif /* AMONESIZE_CACHE_H */

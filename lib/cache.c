@@ -1,12 +1,12 @@
-/* Per-thread caches; the contract is in amonesize_cache.h. */
-#include "amonesize_cache.h"
+/* SPDX-License-Identifier: MIT */
+/* Per-thread caches; the contract is in amonesize_cache.h. A cache is an
+ * array of parked blocks; it trades them with the pool only through
+ * lib/batch.c and reads or writes block memory only through the engine. */
+#include "internal.h"
 
 #include <errno.h>
-#include <stdbool.h>
-#include <string.h>
 
-#include "internal.h"
-#include "track.h"
+#include "amonesize_cache.h"
 
 /* The inline fast paths get their one external definition here. */
 #if AM_ONESIZE_HAS_INLINE
@@ -14,67 +14,28 @@ extern void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 extern int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 #endif
 
-/* Blocks in a cache carry, in their check word, the address XOR a tag
- * derived from the pool's secret key. A cached block looks free to the pool
- * only if its first word equals another secret, so practically never, and
- * then the pool's walk still decides exactly. */
-#define CACHE_SALT ((uintptr_t)0x5ca1ab1e0ddba11u)
-
-static uintptr_t tag_of(uintptr_t key)
+static bool is_stale(const struct am_onesize_cache *c)
 {
-    return ((key << 17) | (key >> (sizeof key * 8 - 17))) ^ CACHE_SALT;
+    return c->key != AM_ONESIZE_KEY_OF(c->os);
 }
-
-typedef uintptr_t __attribute__((may_alias)) cache_word;
-
-static uintptr_t get_check(const void *blk)
-{
-    return ((const cache_word *)blk)[1];
-}
-
-/* The pool's free pattern (see amonesize.h): link ^ check ^ address == key. */
-static int looks_free(const struct am_onesize *os, const void *blk)
-{
-    const cache_word *w = (const cache_word *)blk;
-    return (w[0] ^ w[1] ^ (uintptr_t)blk) == os->key;
-}
-
-static void set_check(void *blk, uintptr_t v)
-{
-    ((cache_word *)blk)[1] = v;
-}
-
-/* In the pool and on a block start (handed out or not: the pool decides). */
-static int is_pool_block(const struct am_onesize *os, const void *ptr)
-{
-    uintptr_t p = (uintptr_t)ptr;
-    return am_onesize_impl_index(os, &p) < os->nblocks;
-}
-
-#define CACHE_MAGIC ((uintptr_t)0xc0ffee5ca1ab1e5u)
 
 int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity)
 {
     if (c == NULL)
         return -EINVAL;
-    if (os == NULL || am_onesize_get_nblocks(os) == 0 || capacity > AM_ONESIZE_CACHE_MAX) {
-        memset(c, 0, offsetof(struct am_onesize_cache, blocks));
+    /* Every field written, none read: *c may be uninitialised memory. */
+    c->os = NULL;
+    c->n = c->capacity = c->batch = c->carved = c->reported = 0;
+    c->key = 0;
+    if (!is_constructed(os) || capacity > AM_ONESIZE_CACHE_MAX)
         return -EINVAL;
-    }
-    const bool bypass = (os->mode & (AM_MODE_VALGRIND | AM_MODE_ASAN)) != 0;
-    /* A cache that was initialised and still holds blocks: they would be
-     * lost. (An uninitialised struct matches the magic only by accident.)
-     * Under a memory debugger caches hold nothing, and reading a struct
-     * that may be uninitialised would be reported: no check there. */
-    if (!bypass && c->magic == ((uintptr_t)c ^ CACHE_MAGIC) && c->os != NULL && (c->n != 0 || c->nchain != 0))
-        return -EBUSY;
-    memset(c, 0, offsetof(struct am_onesize_cache, blocks));
     c->os = os;
-    c->capacity = bypass ? 0 : capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
+    /* A memory debugger sees each block's life only if the pool does. */
+    const bool pass_through = (os->mode & AM_MODE_TRACKED) != 0;
+    c->capacity = pass_through ? 0 : capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
     c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
-    c->tag = tag_of(os->key);
-    c->magic = (uintptr_t)c ^ CACHE_MAGIC;
-    c->bypass = bypass; /* capacity 0 then: the inline paths always call the library */
+    /* key 0 is never a pool's and carved is 0: the first call synchronises
+     * with the pool. */
     return 0;
 }
 
@@ -84,59 +45,23 @@ void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    if (c->bypass || size > c->os->block_size)
-        return am_onesize_allocate(c->os, size); /* counted, reported by the pool */
-    if (c->n == 0 && c->nchain == 0) {
-        void *chain;
-        const size_t got = am_chain_refill(c->os, c->blocks, c->batch, &chain);
-        if (chain != NULL) {
-            c->chain = chain;
-            c->nchain = got;
-        } else if ((c->n = got) == 0) {
-            return NULL; /* errno from the pool */
+    struct am_onesize *os = c->os;
+    if (c->capacity == 0 || size > os->block_size)
+        return am_onesize_allocate(os, size); /* counted, reported by the pool */
+    for (;;) {
+        if (c->n == 0 || is_stale(c)) {
+            c->n = 0;
+            if (am_batch_refill(c) == 0)
+                return NULL; /* errno from the pool */
         }
+        void *b = c->blocks[--c->n];
+        if (am_onesize_impl_unpark(os, c->key, b))
+            return b;
+        /* Its check word is gone: written while cached, or a second entry
+         * for a block handed out already (a double free after a write into
+         * it). Never handed out; the next one is tried. */
+        am_batch_drop_damaged(c, b);
     }
-    if (c->n == 0) {
-        /* Off the chain, one link at a time: the block's line is read as it
-         * is handed out, which its new owner is about to touch anyway. */
-        cache_word *b = (cache_word *)c->chain;
-        if (!looks_free(c->os, b)) { /* written after it was freed */
-            c->chain = NULL;         /* never followed: the rest is lost */
-            c->nchain = 0;
-            am_count_corruption(c->os);
-            errno = EFAULT;
-            return NULL;
-        }
-        c->chain = --c->nchain != 0 ? (void *)b[0] : NULL;
-        b[0] = b[1] = 0;
-        return b;
-    }
-    void *b = c->blocks[--c->n];
-    set_check(b, 0); /* no longer a cached block */
-    return b;
-}
-
-/* Free the first k cached blocks to the pool, dropping any it rejects (a
- * rejection is counted and reported by the pool), then close the gap. The
- * batch is spliced in O(1) under the lock; what needs the exact check one
- * by one goes through am_onesize_free_bulk(). */
-static void flush_first(struct am_onesize_cache *c, size_t k)
-{
-    size_t deferred, start = 0;
-    am_chain_give(c->os, c->blocks, k, &deferred); /* blocks[deferred..k) are in the pool now */
-    while (start < deferred) {
-        const int r = am_onesize_free_bulk(c->os, c->blocks + start, deferred - start);
-        if (r <= 0)
-            break;
-        /* blocks[start + r - 1] was rejected and nothing was freed: free
-         * the ones before it, skip it, go on with the rest */
-        const size_t bad = start + (size_t)r - 1;
-        if (bad > start)
-            (void)am_onesize_free_bulk(c->os, c->blocks + start, bad - start);
-        start = bad + 1;
-    }
-    memmove(c->blocks, c->blocks + k, (c->n - k) * sizeof c->blocks[0]);
-    c->n -= k;
 }
 
 int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
@@ -145,58 +70,49 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
         return 0;
     if (c == NULL || c->os == NULL)
         return -EINVAL;
-    if (c->bypass || !is_pool_block(c->os, ptr))
-        return am_onesize_free(c->os, ptr); /* rejected, counted, reported by the pool */
-    void *b = (void *)(uintptr_t)ptr;
-    if (c->nchain != 0 && looks_free(c->os, b)) { /* on this cache's chain? */
-        const cache_word *w = c->chain;
-        for (size_t i = 0; i < c->nchain; i++, w = (const cache_word *)w[0])
-            if (w == b) {
-                am_reject_double(c->os, b);
-                return -EALREADY;
-            }
+    struct am_onesize *os = c->os;
+    if (c->capacity == 0 || !is_constructed(os))
+        return am_onesize_free(os, ptr);
+    uintptr_t p = (uintptr_t)ptr;
+    const uintptr_t idx = am_onesize_impl_index(os, &p);
+    if (idx >= os->nblocks)
+        return am_onesize_free(os, ptr); /* not a block start: rejected, counted by the pool */
+    if (idx >= c->carved || is_stale(c)) {
+        am_batch_sync(c);
+        if (idx >= c->carved)
+            return am_onesize_free(os, ptr); /* never handed out (or stale): the pool says which */
     }
-    if (get_check(b) == ((uintptr_t)b ^ c->tag)) {
-        /* marked as cached: in this cache? (else another cache's, or data
-         * that happens to match: the pool decides at the flush) */
-        for (size_t i = 0; i < c->n; i++)
-            if (c->blocks[i] == b) {
-                am_reject_double(c->os, b);
-                return -EALREADY;
-            }
+    void *b = (void *)p;
+    uintptr_t w[2];
+    AM_ONESIZE_GET(os, b, w, 0);
+    const uintptr_t pos = am_onesize_impl_pos(os, b);
+    if (am_onesize_impl_is_parked(c->key, pos, w)) { /* in a cache (maybe this one) or the depot */
+        am_batch_reject_double(os, b);
+        return -EALREADY;
+    }
+    if (am_onesize_impl_is_free_pattern(c->key, pos, w)) {
+        /* On the pool's free list (a double free: the pool answers
+         * -EALREADY), or caller data matching the pattern (the pool takes
+         * the block back). Never parked here. */
+        return am_onesize_free(os, b);
     }
     if (c->n == c->capacity)
-        flush_first(c, c->batch);
-    set_check(b, (uintptr_t)b ^ c->tag);
+        am_batch_flush(c, c->batch);
+    am_onesize_impl_park(os, c->key, b);
     c->blocks[c->n++] = b;
     return 0;
 }
 
 void am_onesize_cache_flush(struct am_onesize_cache *c)
 {
-    if (c == NULL || c->os == NULL)
+    if (c == NULL || c->os == NULL || (c->n == 0 && c->reported == 0))
         return;
-    if (c->n != 0)
-        flush_first(c, c->n);
-    /* The chain goes back as an ordinary batch (at most half the capacity). */
-    for (cache_word *b = c->chain; c->nchain != 0; c->nchain--) {
-        cache_word *next = (cache_word *)b[0];
-        if (!looks_free(c->os, b)) {
-            am_count_corruption(c->os); /* never followed */
-            break;
-        }
-        b[0] = 0;
-        set_check(b, (uintptr_t)b ^ c->tag);
-        c->blocks[c->n++] = b;
-        b = next;
-    }
-    c->chain = NULL;
-    c->nchain = 0;
-    if (c->n != 0)
-        flush_first(c, c->n);
+    am_batch_flush(c, c->n); /* also when empty: the pool's count follows */
 }
 
 size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c)
 {
-    return c != NULL ? c->n + c->nchain : 0;
+    if (c == NULL || c->os == NULL)
+        return 0;
+    return is_stale(c) ? 0 : c->n; /* stale blocks are not the cache's */
 }

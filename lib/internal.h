@@ -1,29 +1,137 @@
-/* Private: what lib/cache.c needs from lib/onesize.c. Not exported. */
+/* SPDX-License-Identifier: MIT */
+/* Private to the library: what its files share. Every library source
+ * includes this header first; it sets up the engine's hooks before
+ * <amonesize.h> pulls the engine in. Not installed. */
 #ifndef AMONESIZE_INTERNAL_H
 #define AMONESIZE_INTERNAL_H
 
+#define AM_ONESIZE_LIBRARY 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct am_onesize;
+#include "track.h" /* the hooks the engine calls for tracked pools */
+
 #include "amonesize.h"
 
-/* Count a double free found outside the pool (in a cache) and report it to
- * on_error, as am_onesize_free() would have. */
-void am_reject_double(struct am_onesize *os, const void *ptr);
+/* ---- modes: what a pool is, decided once by ctor ------------------------ */
 
-/* Take n blocks for a cache, in one critical section. If the top of the free
- * list is a batch of n spliced by am_chain_give(), it is detached in O(1):
- * *chain is its first block, its blocks still linked and in the free
- * pattern, the n-th one's link pointing on into the pool. Otherwise the
- * blocks are taken one at a time into out, and *chain is NULL. Returns how
- * many blocks were taken (errno set if fewer than n). */
-size_t am_chain_refill(struct am_onesize *os, void **out, size_t n, void **chain);
+enum {
+    AM_MODE_LOCKED = 1u,   /* critical-section callbacks set */
+    AM_MODE_VALGRIND = 2u, /* running under memcheck */
+    AM_MODE_ASAN = 4u,     /* an AddressSanitizer runtime is in the process */
+    AM_MODE_PTHREAD = 8u,  /* the callbacks are the library's pthread adapter */
+    AM_MODE_WAIT = 16u,    /* crit_wait and crit_notify set */
+};
+#define AM_MODE_TRACKED (AM_MODE_VALGRIND | AM_MODE_ASAN)
 
-/* A damaged block was found outside the pool (in a cache's chain). */
-void am_count_corruption(struct am_onesize *os);
+/* ---- event counters: struct am_onesize.counts[] ------------------------- */
 
-/* Give a cache's n blocks back: linked outside the lock, spliced in O(1).
- * Blocks that need the exact one-by-one check (they look free already, or
- * are not pool blocks) are moved to blocks[0..*deferred) and NOT freed: the
- * caller frees them with am_onesize_free_bulk(). If the splice cannot be
- * done (a block never handed out), *deferred = n: nothing was freed. */
-void am_chain_give(struct am_onesize *os, void **blocks, size_t n, size_t *deferred);
+enum {
+    CNT_FREED_BY_FREE_ALL,
+    CNT_FAILED,
+    CNT_OVERSIZE,
+    CNT_REJ_OUTSIDE,
+    CNT_REJ_INTERIOR,
+    CNT_REJ_NEVER,
+    CNT_REJ_DOUBLE,
+    CNT_CORRUPTIONS,
+    CNT_CACHE_RECLAIMED,
+    CNT_WAITS,
+    CNT_TIMEOUTS,
+    CNT_COUNT
+};
+_Static_assert(CNT_COUNT <= AM_ONESIZE_PRIV_NCOUNTS, "struct am_onesize has room for every counter");
 
+/* ---- internal assertions ------------------------------------------------ */
+
+/* For states no caller input can produce (a broken invariant of the
+ * library itself, or a descriptor overwritten by a stray write). Active
+ * unless NDEBUG (release builds define it); never for caller errors, which
+ * are answered with an error code. */
+#if defined(NDEBUG)
+#define AM_ONESIZE_ASSERT(c) ((void)sizeof((c) ? 1 : 0))
+#else
+#define AM_ONESIZE_ASSERT(c) ((c) ? (void)0 : am_assert_failed(__FILE__, __LINE__, #c))
 #endif
+__attribute__((noreturn, cold)) void am_assert_failed(const char *file, int line, const char *what);
+
+/* ---- small shared helpers ----------------------------------------------- */
+
+static inline bool is_constructed(const struct am_onesize *os)
+{
+    return os != NULL && os->nblocks != 0;
+}
+
+/* The list the pool lives on: the fast one only for plain pools. */
+static inline struct am_onesize_list *list_of(struct am_onesize *os)
+{
+    return os->mode == 0 ? &os->fast : &os->slow;
+}
+
+static inline const struct am_onesize_list *list_of_c(const struct am_onesize *os)
+{
+    return os->mode == 0 ? &os->fast : &os->slow;
+}
+
+/* Engine flags for this pool's mode. */
+static inline unsigned eflags(const struct am_onesize *os)
+{
+    return (os->mode & AM_MODE_TRACKED) ? AM_ONESIZE_E_TRACK : 0u;
+}
+
+static inline size_t nfree_of(const struct am_onesize_list *fl)
+{
+    return fl->nfree_min + fl->budget;
+}
+
+static inline uintptr_t base_of(const struct am_onesize *os)
+{
+    return 0 - os->neg_base;
+}
+
+static inline unsigned char *block_at(const struct am_onesize *os, size_t idx)
+{
+    return (unsigned char *)(base_of(os) + idx * os->block_size);
+}
+
+/* ---- between the files of the library ----------------------------------- */
+
+/* pool.c: the exact verdict on a pointer to be freed, with the lock held:
+ * 0 if it is a handed-out block, else the negative errno, counted. */
+int am_check_freeable(struct am_onesize *os, const void *ptr);
+/* pool.c: hand out one block with the lock held (list, depot, never used
+ * ones); 0, or EFAULT for a damaged free list (counted). nfree > 0. */
+int am_take_one(struct am_onesize *os, void **out);
+/* pool.c: a fresh key, different from the current one. */
+uintptr_t am_new_key(const void *os, const void *pool);
+
+/* iterate.c: is the free list (and the depot) intact and of the length the
+ * counts say? */
+bool am_list_is_intact(const struct am_onesize *os);
+/* iterate.c: is blk on the free list? 1 yes, 0 no, -1 the list is damaged. */
+int am_find_in_list(const struct am_onesize *os, const void *blk);
+/* iterate.c: under a memory debugger, tell it every handed-out block is
+ * gone, whatever state the free list is in. */
+void am_untrack_allocated(struct am_onesize *os);
+
+/* batch.c: how caches trade with the pool, each in one critical section.
+ * Every one first drops the cache's blocks if free_all reclaimed them, and
+ * leaves the pool's "cached" count matching what the cache holds. */
+struct am_onesize_cache;
+/* Refill an empty cache with up to its batch; how many it holds (errno set
+ * if none). */
+size_t am_batch_refill(struct am_onesize_cache *c);
+/* Give the cache's first k blocks back (a flush). */
+void am_batch_flush(struct am_onesize_cache *c, size_t k);
+/* The pool's key and carved count, into the cache. */
+void am_batch_sync(struct am_onesize_cache *c);
+/* A cache dropped a block it could not hand out (see cache.c): counted,
+ * reported. */
+void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk);
+/* Count and report a double free a cache caught by itself. */
+void am_batch_reject_double(struct am_onesize *os, const void *ptr);
+
+#endif /* AMONESIZE_INTERNAL_H */

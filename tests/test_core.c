@@ -1,76 +1,21 @@
-/* Unit tests of the core allocator (amonesize.h), single-threaded. Each test
- * names the function and the condition; the asserts quote the header. */
-#include <errno.h>
-#include <setjmp.h>
-#include <stdalign.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of the core allocator (amonesize.h), single-threaded, each run
+ * on an unlocked pool, a pool locked through callbacks and one locked by the
+ * pthread adapter. Tests are named after the function and the condition;
+ * the asserts quote the header. */
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cmocka.h>
-#if defined(AM_HAVE_VALGRIND)
-#include <valgrind/memcheck.h>
-#endif
-
-#include "amonesize.h"
+#include "helpers.h"
+#include "testing.h"
 
 #define POOL_BYTES (64 * 1024)
 static alignas(4096) unsigned char pool_buf[POOL_BYTES];
 
-static struct am_onesize_cfg cfg_for(void *ptr, size_t size, size_t block_size, size_t alignment)
-{
-    struct am_onesize_cfg cfg = {0};
-    cfg.pool.ptr = ptr;
-    cfg.pool.size = size;
-    cfg.block_size = block_size;
-    cfg.alignment = alignment;
-    return cfg;
-}
-
-/* Every test pool ends with am_onesize_dtor(), as the header asks before
- * pool memory is reused (the next test reuses pool_buf): under memcheck the
- * old pool's live blocks would otherwise overlap the new pool's. */
-#define POOL(name) struct am_onesize name __attribute__((cleanup(am_onesize_dtor))) = {0}
-
-static void ctor_ok(struct am_onesize *os, const struct am_onesize_cfg *cfg)
-{
-    am_onesize_dtor(os);
-    assert_int_equal(am_onesize_ctor(os, cfg), 0);
-}
-
 static void make(struct am_onesize *os, size_t size, size_t block_size, size_t alignment)
 {
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, size, block_size, alignment);
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, size, block_size, alignment);
     ctor_ok(os, &cfg);
-    assert_int_equal(am_onesize_check(os), 0);
-}
-
-static struct am_onesize_stats stats_of(const struct am_onesize *os)
-{
-    struct am_onesize_stats st;
-    assert_int_equal(am_onesize_get_stats(os, &st), 0);
-    return st;
-}
-
-/* Everything a rejected call must leave as it was. */
-static void assert_same_state(const struct am_onesize *os, const struct am_onesize_stats *before)
-{
-    struct am_onesize_stats now = stats_of(os);
-    assert_int_equal(now.nfree, before->nfree);
-    assert_int_equal(now.nfree_min, before->nfree_min);
-    assert_int_equal(now.allocations, before->allocations);
-    assert_int_equal(now.frees, before->frees);
-    assert_int_equal(am_onesize_check((struct am_onesize *)os), 0);
-}
-
-static void *alloc_ok(struct am_onesize *os, size_t size)
-{
-    void *p = am_onesize_allocate(os, size);
-    assert_non_null(p);
-    return p;
 }
 
 /* ---- am_onesize_ctor ---------------------------------------------------- */
@@ -78,8 +23,8 @@ static void *alloc_ok(struct am_onesize *os, size_t size)
 static void test_ctor_rejects_null_os_or_cfg(void **state)
 {
     (void)state;
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
-    POOL(os);
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, 32, 0);
+    POOL(os) = {0};
     assert_int_equal(am_onesize_ctor(NULL, &cfg), -EINVAL);
     assert_int_equal(am_onesize_ctor(&os, NULL), -EINVAL);
 }
@@ -87,22 +32,22 @@ static void test_ctor_rejects_null_os_or_cfg(void **state)
 static void test_ctor_rejects_bad_pool(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(NULL, POOL_BYTES, 32, 0);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(NULL, POOL_BYTES, 32, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* NULL pool */
-    cfg = cfg_for(pool_buf, 0, 32, 0);
+    cfg = test_cfg(pool_buf, 0, 32, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* empty pool */
-    cfg = cfg_for(pool_buf, SIZE_MAX, 32, 0);
+    cfg = test_cfg(pool_buf, SIZE_MAX, 32, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* wraps the address space */
-    cfg = cfg_for((void *)(uintptr_t)16, SIZE_MAX - 15, 32, 0);
+    cfg = test_cfg((void *)(uintptr_t)16, SIZE_MAX - 15, 32, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL); /* ends exactly at the top: wraps */
 }
 
 static void test_ctor_rejects_zero_block_size(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, 0, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
 }
 
@@ -111,8 +56,8 @@ static void test_ctor_rejects_alignment_not_power_of_two(void **state)
     (void)state;
     static const size_t bad[] = {3, 6, 12, 24, 48, 100, 4095, SIZE_MAX, (SIZE_MAX >> 1) + 2};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        POOL(os);
-        struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, bad[i]);
+        POOL(os) = {0};
+        struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, 32, bad[i]);
         assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     }
 }
@@ -122,29 +67,48 @@ static void noop_crit(void *ctx)
     (void)ctx;
 }
 
+static int noop_wait(void *ctx, const struct timespec *deadline)
+{
+    (void)ctx, (void)deadline;
+    return 0;
+}
+
 static void test_ctor_rejects_one_callback(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 32, 0);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, 32, 0);
     cfg.crit_enter = noop_crit;
+    cfg.crit_exit = NULL;
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     cfg.crit_enter = NULL;
     cfg.crit_exit = noop_crit;
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    /* crit_wait and crit_notify: both or neither, and only with a lock */
+    cfg.crit_enter = cfg.crit_exit = noop_crit;
+    cfg.crit_wait = noop_wait;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    cfg.crit_wait = NULL;
+    cfg.crit_notify = noop_crit;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    cfg.crit_wait = noop_wait;
+    cfg.crit_enter = cfg.crit_exit = NULL;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
+    cfg.crit_enter = cfg.crit_exit = noop_crit;
+    assert_int_equal(am_onesize_ctor(&os, &cfg), 0);
 }
 
 static void test_ctor_rejects_pool_too_small(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, 63, 64, 64);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, 63, 64, 64);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     /* 64 bytes, but the start must move up by 1 to the alignment */
-    cfg = cfg_for(pool_buf + 63, 64, 64, 64);
+    cfg = test_cfg(pool_buf + 63, 64, 64, 64);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     /* the start moves past the end */
-    cfg = cfg_for(pool_buf + 1, 16, 16, 4096);
+    cfg = test_cfg(pool_buf + 1, 16, 16, 4096);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
 }
 
@@ -156,8 +120,8 @@ static void test_ctor_rejects_block_size_overflow(void **state)
     } bad[] = {
         {SIZE_MAX, 0}, {SIZE_MAX - 3, 4096}, {SIZE_MAX / 2 + 1, SIZE_MAX / 2 + 1}, {POOL_BYTES + 1, 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        POOL(os);
-        struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, bad[i].block_size, bad[i].alignment);
+        POOL(os) = {0};
+        struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, bad[i].block_size, bad[i].alignment);
         assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     }
 }
@@ -165,9 +129,9 @@ static void test_ctor_rejects_block_size_overflow(void **state)
 static void test_ctor_failed_pool_is_harmless(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     memset(&os, 0xa5, sizeof os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, POOL_BYTES, 0, 0);
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, POOL_BYTES, 0, 0);
     assert_int_equal(am_onesize_ctor(&os, &cfg), -EINVAL);
     errno = 0;
     assert_null(am_onesize_allocate(&os, 0));
@@ -190,12 +154,6 @@ static void test_ctor_failed_pool_is_harmless(void **state)
     assert_int_equal(am_onesize_check(&os), -EINVAL);
 }
 
-static void count_cb(void *ctx, size_t index, void *block, size_t size)
-{
-    (void)index, (void)block, (void)size;
-    ++*(size_t *)ctx;
-}
-
 static void test_functions_reject_null_pool(void **state)
 {
     (void)state;
@@ -215,7 +173,7 @@ static void test_functions_reject_null_pool(void **state)
 static void test_ctor_exact_fit_one_block(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 64, 64, 64);
     assert_int_equal(am_onesize_get_nblocks(&os), 1);
     assert_int_equal(am_onesize_get_nfree(&os), 1);
@@ -235,7 +193,7 @@ static void test_ctor_exact_fit_n_blocks_no_bookkeeping(void **state)
     (void)state;
     static const size_t sizes[] = {16, 24, 40, 48, 64, 100, 256, 1000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        POOL(os);
+        POOL(os) = {0};
         make(&os, POOL_BYTES, sizes[i], 8);
         const size_t bs = am_onesize_get_block_size(&os);
         for (size_t n = 1; n <= 7; n++) {
@@ -251,7 +209,7 @@ static void test_ctor_block_size_below_two_pointers_rounds_up(void **state)
 {
     (void)state;
     for (size_t bs = 1; bs < 2 * sizeof(void *); bs++) {
-        POOL(os);
+        POOL(os) = {0};
         make(&os, POOL_BYTES, bs, 1);
         assert_int_equal(am_onesize_get_block_size(&os), 2 * sizeof(void *));
         void *a = alloc_ok(&os, bs), *b = alloc_ok(&os, bs);
@@ -268,7 +226,7 @@ static void test_ctor_alignments_1_to_4096(void **state)
     (void)state;
     for (size_t align = 1; align <= 4096; align *= 2) {
         for (size_t bs = 1; bs <= 300; bs += 37) {
-            POOL(os);
+            POOL(os) = {0};
             make(&os, POOL_BYTES, bs, align);
             const size_t ebs = am_onesize_get_block_size(&os);
             const size_t unit = align < sizeof(void *) ? sizeof(void *) : align;
@@ -291,10 +249,10 @@ static void test_ctor_alignments_1_to_4096(void **state)
 static void test_ctor_default_alignment_is_max_align_t(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 1, 0);
     assert_int_equal(am_onesize_get_block_size(&os) % alignof(max_align_t), 0);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf + 1, POOL_BYTES - 1, 1, 0);
+    struct am_onesize_cfg cfg = test_cfg(pool_buf + 1, POOL_BYTES - 1, 1, 0);
     ctor_ok(&os, &cfg);
     assert_int_equal((uintptr_t)alloc_ok(&os, 1) % alignof(max_align_t), 0);
 }
@@ -302,13 +260,13 @@ static void test_ctor_default_alignment_is_max_align_t(void **state)
 static void test_ctor_misaligned_start_is_aligned_up(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf + 3, 4 * 64 + 61, 64, 64);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf + 3, 4 * 64 + 61, 64, 64);
     ctor_ok(&os, &cfg);
     /* 3 + 61 = 64 bytes skipped at the start: exactly 4 blocks remain */
     assert_int_equal(am_onesize_get_nblocks(&os), 4);
     assert_ptr_equal(alloc_ok(&os, 1), pool_buf + 64);
-    cfg = cfg_for(pool_buf + 3, 4 * 64 + 60, 64, 64);
+    cfg = test_cfg(pool_buf + 3, 4 * 64 + 60, 64, 64);
     ctor_ok(&os, &cfg);
     assert_int_equal(am_onesize_get_nblocks(&os), 3);
 }
@@ -332,8 +290,8 @@ static void test_ctor_1gib_pool_stays_untouched(void **state)
     const size_t bytes = (size_t)1 << 30;
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     assert_true(mem != MAP_FAILED);
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(mem, bytes, 64, 64);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(mem, bytes, 64, 64);
     ctor_ok(&os, &cfg);
     assert_int_equal(am_onesize_get_nblocks(&os), bytes / 64);
     assert_int_equal(resident_pages(mem, bytes), 0);
@@ -351,7 +309,7 @@ static void test_ctor_1gib_pool_stays_untouched(void **state)
 static void test_allocate_distinct_blocks_until_enomem(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 10 * 48, 48, 16);
     unsigned char *seen[10];
     for (size_t i = 0; i < 10; i++) {
@@ -375,7 +333,7 @@ static void test_allocate_distinct_blocks_until_enomem(void **state)
 static void test_allocate_size_zero_gets_a_block(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 32, 0);
     assert_non_null(am_onesize_allocate(&os, 0));
     assert_int_equal(am_onesize_get_nfree(&os), am_onesize_get_nblocks(&os) - 1);
@@ -384,7 +342,7 @@ static void test_allocate_size_zero_gets_a_block(void **state)
 static void test_allocate_oversize_is_einval_and_changes_nothing(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 32, 0);
     void *keep = alloc_ok(&os, 1);
     struct am_onesize_stats before = stats_of(&os);
@@ -407,7 +365,7 @@ static void test_allocate_oversize_is_einval_and_changes_nothing(void **state)
 static void test_allocate_lifo_reuse(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 64, 0);
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1), *c = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
@@ -423,7 +381,7 @@ static void test_allocate_lifo_reuse(void **state)
 static void test_allocate_x_keeps_margin(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 8 * 64, 64, 64);
     /* "succeeds only when more than margin blocks are free" */
     for (size_t i = 0; i < 5; i++)
@@ -444,7 +402,7 @@ static void test_allocate_x_keeps_margin(void **state)
 static void test_get_nfree_min_tracks_low_water(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 16 * 32, 32, 0);
     void *p[16];
     for (int i = 0; i < 10; i++)
@@ -470,35 +428,23 @@ static void test_get_nfree_min_tracks_low_water(void **state)
 static void test_free_null_is_noop(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 32, 0);
     struct am_onesize_stats before = stats_of(&os);
     assert_int_equal(am_onesize_free(&os, NULL), 0);
     assert_same_state(&os, &before);
 }
 
-static int last_err;
-static const void *last_ptr;
-static int nerrors;
-static void on_error(void *ctx, int err, const void *ptr)
-{
-    ++*(int *)ctx;
-    last_err = err;
-    last_ptr = ptr;
-}
-
 static void test_free_rejects_every_bad_pointer_unchanged(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf + 64, 16 * 64, 64, 64);
-    cfg.on_error = on_error;
-    cfg.on_error_ctx = &nerrors;
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf + 64, 16 * 64, 64, 64);
     ctor_ok(&os, &cfg);
     unsigned char *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
     struct am_onesize_stats before = stats_of(&os);
-    nerrors = 0;
+    test_errors.n = 0;
     static const struct {
         ptrdiff_t off;
         int err;
@@ -516,11 +462,11 @@ static void test_free_rejects_every_bad_pointer_unchanged(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const void *p = (const void *)((uintptr_t)a + (uintptr_t)bad[i].off);
         assert_int_equal(am_onesize_free(&os, p), bad[i].err);
-        assert_int_equal(last_err, -bad[i].err);
-        assert_ptr_equal(last_ptr, p);
+        assert_int_equal(test_errors.last, -bad[i].err);
+        assert_ptr_equal(test_errors.ptr, p);
         assert_same_state(&os, &before);
     }
-    assert_int_equal(nerrors, 9);
+    assert_int_equal(test_errors.n, 9);
     assert_int_equal(am_onesize_free(&os, pool_buf + POOL_BYTES / 2), -EINVAL); /* far away */
     /* constants on purpose: the inline path must build warning-free */
     assert_int_equal(am_onesize_free(&os, (void *)(uintptr_t)8), -EINVAL);
@@ -542,7 +488,7 @@ static void test_free_accepts_exactly_block_starts(void **state)
     (void)state;
     static const size_t sizes[] = {16, 24, 40, 48, 56, 72, 96, 120, 136, 248, 264, 1000, 4104};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
-        POOL(os);
+        POOL(os) = {0};
         const size_t bs = sizes[s];
         make(&os, 6 * bs, bs, 8);
         assert_int_equal(am_onesize_get_block_size(&os), bs);
@@ -570,7 +516,7 @@ static void test_free_accepts_exactly_block_starts(void **state)
 static void test_free_double_free_after_other_operations(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 32 * 32, 32, 0);
     void *p[8];
     for (int i = 0; i < 8; i++)
@@ -592,7 +538,7 @@ static void test_free_double_free_after_other_operations(void **state)
 static void test_free_after_free_all_is_double_until_reused(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 8 * 32, 32, 0);
     void *p[4];
     for (int i = 0; i < 4; i++)
@@ -610,16 +556,15 @@ static void test_free_after_free_all_is_double_until_reused(void **state)
 
 /* A block whose data happens to match the free pattern is still a real,
  * allocated block: the walk keeps free and iteration exact. White-box: the
- * test reads the private key to forge the pattern. */
+ * pattern is forged through the internal build's test hook. */
 static void test_free_block_with_lookalike_data_is_accepted(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 8 * 32, 32, 0);
     uintptr_t *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, b), 0);
-    a[0] = 12345;
-    a[1] = 12345 ^ (uintptr_t)a ^ os.key;
+    am_test_forge_free_pattern(&os, a, 12344); /* any link, even a bogus one */
     size_t n = 0;
     assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 1);
     assert_int_equal(n, 1);
@@ -630,33 +575,15 @@ static void test_free_block_with_lookalike_data_is_accepted(void **state)
 
 /* ---- free-list integrity ------------------------------------------------ */
 
-/* Flip bits in a freed block behind the memory debuggers' backs: the test
- * wants the library's own detection, not theirs. */
-#if defined(__clang__) || defined(__GNUC__)
-__attribute__((no_sanitize_address))
-#endif
-static void
-scribble(void *freed, unsigned char bits)
-{
-#if defined(AM_HAVE_VALGRIND)
-    VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(freed, 1);
-#endif
-    *(volatile unsigned char *)freed ^= bits;
-#if defined(AM_HAVE_VALGRIND)
-    VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(freed, 1);
-#endif
-}
-
 static void test_allocate_detects_write_after_free(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 8 * 32, 32, 0);
-    nerrors = 0;
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, a), 0);
     assert_int_equal(am_onesize_free(&os, b), 0);
-    scribble(b, 0x40); /* use after free: the link of b */
+    scribble(b, 0, 0x40); /* use after free: the link of b */
     assert_int_equal(am_onesize_check(&os), -EFAULT);
     errno = 0;
     assert_null(am_onesize_allocate(&os, 1));
@@ -681,7 +608,7 @@ static void test_allocate_detects_write_after_free(void **state)
 static void test_free_all_returns_every_block(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 8 * 32, 32, 0);
     void *p;
     while ((p = am_onesize_allocate(&os, 1)) != NULL)
@@ -720,7 +647,7 @@ static void record_cb(void *ctx, size_t index, void *block, size_t size)
 static void test_iterate_visits_allocated_in_address_order(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 32 * 48, 48, 16);
     unsigned char *p[20];
     for (int i = 0; i < 20; i++)
@@ -756,7 +683,7 @@ static void test_iterate_visits_allocated_in_address_order(void **state)
 static void test_iterate_keeps_lifo_order_of_free_list(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 32 * 32, 32, 0);
     void *p[10];
     for (int i = 0; i < 10; i++)
@@ -796,8 +723,8 @@ static void model_cb(void *ctx, size_t index, void *block, size_t size)
 static void test_iterate_matches_model_large_pool(void **state)
 {
     (void)state;
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(big_pool, sizeof big_pool, 16, 16);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(big_pool, sizeof big_pool, 16, 16);
     ctor_ok(&os, &cfg);
     for (size_t i = 0; i < BIG_N; i++) {
         assert_ptr_equal(alloc_ok(&os, 1), big_pool + 16 * i);
@@ -826,7 +753,7 @@ static void test_iterate_matches_model_large_pool(void **state)
 static void test_iterate_rejects_null_callback(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 32, 0);
     alloc_ok(&os, 1);
     errno = 0;
@@ -839,7 +766,7 @@ static void test_iterate_rejects_null_callback(void **state)
 static void test_get_stats_counts_operations(void **state)
 {
     (void)state;
-    POOL(os);
+    POOL(os) = {0};
     make(&os, 4 * 32, 32, 0);
     struct am_onesize_stats st;
     assert_int_equal(am_onesize_get_stats(&os, NULL), -EINVAL);
@@ -862,45 +789,25 @@ static void test_get_stats_counts_operations(void **state)
 
 /* ---- locking ------------------------------------------------------------ */
 
-struct crit_count {
-    int depth, max_depth, enters, exits;
-};
-
-static void count_enter(void *ctx)
-{
-    struct crit_count *c = ctx;
-    c->enters++;
-    if (++c->depth > c->max_depth)
-        c->max_depth = c->depth;
-}
-
-static void count_exit(void *ctx)
-{
-    struct crit_count *c = ctx;
-    c->exits++;
-    c->depth--;
-}
-
-/* "enters the critical section at most once", balanced, never nested */
+/* "each call enters the critical section at most once", balanced, never
+ * nested (the callbacks flavour; check_lock_use() checks the balance after
+ * every test of every flavour). */
 static void test_callbacks_are_balanced_and_entered_once(void **state)
 {
     (void)state;
-    struct crit_count c = {0};
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(pool_buf, 4 * 32, 32, 0);
-    cfg.crit_enter = count_enter;
-    cfg.crit_exit = count_exit;
-    cfg.crit_ctx = &c;
-    ctor_ok(&os, &cfg);
-    assert_int_equal(c.enters, 0); /* never from ctor */
+    if (flavour != CALLBACKS)
+        skip();
+    POOL(os) = {0};
+    make(&os, 4 * 32, 32, 0);
+    assert_int_equal(test_lock.enters, 1); /* check() in ctor_ok; never ctor itself */
 #define ONCE(call)                                                                                           \
     do {                                                                                                     \
-        int e0 = c.enters;                                                                                   \
+        int e0 = test_lock.enters;                                                                           \
         call;                                                                                                \
-        assert_int_equal(c.enters, e0 + 1);                                                                  \
-        assert_int_equal(c.exits, c.enters);                                                                 \
+        assert_int_equal(test_lock.enters, e0 + 1);                                                          \
+        assert_int_equal(test_lock.exits, test_lock.enters);                                                 \
     } while (0)
-    void *p = NULL;
+    void *p = NULL, *out[2];
     size_t n = 0;
     struct am_onesize_stats st;
     ONCE(p = am_onesize_allocate(&os, 1));
@@ -915,11 +822,17 @@ static void test_callbacks_are_balanced_and_entered_once(void **state)
     ONCE(am_onesize_get_nfree_min(&os));
     ONCE(am_onesize_get_stats(&os, &st));
     ONCE(am_onesize_check(&os));
+    ONCE(assert_int_equal(am_onesize_allocate_bulk(&os, out, 2), 2));
+    ONCE(assert_int_equal(am_onesize_free_bulk(&os, out, 2), 0));
     ONCE(am_onesize_free_all(&os));
 #undef ONCE
-    assert_int_equal(c.max_depth, 1);
+    assert_int_equal(test_lock.max_depth, 1);
+    const int e0 = test_lock.enters;
     assert_int_equal(am_onesize_free(&os, NULL), 0); /* no lock needed for NULL */
-    assert_int_equal(c.exits, c.enters);
+    am_onesize_get_block_size(&os);                  /* "never changes; no lock" */
+    am_onesize_get_nblocks(&os);
+    am_onesize_dtor(&os); /* "Locking: none" */
+    assert_int_equal(test_lock.enters, e0);
 }
 
 /* ---- am_onesize_dtor ---------------------------------------------------- */
@@ -927,8 +840,8 @@ static void test_callbacks_are_balanced_and_entered_once(void **state)
 static void *__attribute__((noinline)) pool_on_stack(void)
 {
     alignas(64) unsigned char local[16 * 64];
-    POOL(os);
-    struct am_onesize_cfg cfg = cfg_for(local, sizeof local, 64, 64);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(local, sizeof local, 64, 64);
     ctor_ok(&os, &cfg);
     void *p = alloc_ok(&os, 64);
     memset(p, 1, 64);
@@ -959,7 +872,7 @@ static void test_dtor_gives_the_memory_back(void **state)
     assert_non_null(pool_on_stack());
     use_stack(); /* the old pool's stack memory, reused */
     am_onesize_dtor(NULL);
-    POOL(os);
+    POOL(os) = {0};
     make(&os, POOL_BYTES, 32, 0); /* a pool can be constructed again in place */
     assert_non_null(am_onesize_allocate(&os, 1));
     am_onesize_dtor(&os);
@@ -970,43 +883,43 @@ static void test_dtor_gives_the_memory_back(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ctor_rejects_null_os_or_cfg),
-        cmocka_unit_test(test_ctor_rejects_bad_pool),
-        cmocka_unit_test(test_ctor_rejects_zero_block_size),
-        cmocka_unit_test(test_ctor_rejects_alignment_not_power_of_two),
-        cmocka_unit_test(test_ctor_rejects_one_callback),
-        cmocka_unit_test(test_ctor_rejects_pool_too_small),
-        cmocka_unit_test(test_ctor_rejects_block_size_overflow),
-        cmocka_unit_test(test_ctor_failed_pool_is_harmless),
-        cmocka_unit_test(test_functions_reject_null_pool),
-        cmocka_unit_test(test_ctor_exact_fit_one_block),
-        cmocka_unit_test(test_ctor_exact_fit_n_blocks_no_bookkeeping),
-        cmocka_unit_test(test_ctor_block_size_below_two_pointers_rounds_up),
-        cmocka_unit_test(test_ctor_alignments_1_to_4096),
-        cmocka_unit_test(test_ctor_default_alignment_is_max_align_t),
-        cmocka_unit_test(test_ctor_misaligned_start_is_aligned_up),
-        cmocka_unit_test(test_ctor_1gib_pool_stays_untouched),
-        cmocka_unit_test(test_allocate_distinct_blocks_until_enomem),
-        cmocka_unit_test(test_allocate_size_zero_gets_a_block),
-        cmocka_unit_test(test_allocate_oversize_is_einval_and_changes_nothing),
-        cmocka_unit_test(test_allocate_lifo_reuse),
-        cmocka_unit_test(test_allocate_x_keeps_margin),
-        cmocka_unit_test(test_get_nfree_min_tracks_low_water),
-        cmocka_unit_test(test_free_null_is_noop),
-        cmocka_unit_test(test_free_rejects_every_bad_pointer_unchanged),
-        cmocka_unit_test(test_free_accepts_exactly_block_starts),
-        cmocka_unit_test(test_free_double_free_after_other_operations),
-        cmocka_unit_test(test_free_after_free_all_is_double_until_reused),
-        cmocka_unit_test(test_free_block_with_lookalike_data_is_accepted),
-        cmocka_unit_test(test_allocate_detects_write_after_free),
-        cmocka_unit_test(test_free_all_returns_every_block),
-        cmocka_unit_test(test_iterate_visits_allocated_in_address_order),
-        cmocka_unit_test(test_iterate_keeps_lifo_order_of_free_list),
-        cmocka_unit_test(test_iterate_matches_model_large_pool),
-        cmocka_unit_test(test_iterate_rejects_null_callback),
-        cmocka_unit_test(test_get_stats_counts_operations),
-        cmocka_unit_test(test_callbacks_are_balanced_and_entered_once),
-        cmocka_unit_test(test_dtor_gives_the_memory_back),
+        TEST(test_ctor_rejects_null_os_or_cfg),
+        TEST(test_ctor_rejects_bad_pool),
+        TEST(test_ctor_rejects_zero_block_size),
+        TEST(test_ctor_rejects_alignment_not_power_of_two),
+        TEST(test_ctor_rejects_one_callback),
+        TEST(test_ctor_rejects_pool_too_small),
+        TEST(test_ctor_rejects_block_size_overflow),
+        TEST(test_ctor_failed_pool_is_harmless),
+        TEST(test_functions_reject_null_pool),
+        TEST(test_ctor_exact_fit_one_block),
+        TEST(test_ctor_exact_fit_n_blocks_no_bookkeeping),
+        TEST(test_ctor_block_size_below_two_pointers_rounds_up),
+        TEST(test_ctor_alignments_1_to_4096),
+        TEST(test_ctor_default_alignment_is_max_align_t),
+        TEST(test_ctor_misaligned_start_is_aligned_up),
+        TEST(test_ctor_1gib_pool_stays_untouched),
+        TEST(test_allocate_distinct_blocks_until_enomem),
+        TEST(test_allocate_size_zero_gets_a_block),
+        TEST(test_allocate_oversize_is_einval_and_changes_nothing),
+        TEST(test_allocate_lifo_reuse),
+        TEST(test_allocate_x_keeps_margin),
+        TEST(test_get_nfree_min_tracks_low_water),
+        TEST(test_free_null_is_noop),
+        TEST(test_free_rejects_every_bad_pointer_unchanged),
+        TEST(test_free_accepts_exactly_block_starts),
+        TEST(test_free_double_free_after_other_operations),
+        TEST(test_free_after_free_all_is_double_until_reused),
+        TEST(test_free_block_with_lookalike_data_is_accepted),
+        TEST(test_allocate_detects_write_after_free),
+        TEST(test_free_all_returns_every_block),
+        TEST(test_iterate_visits_allocated_in_address_order),
+        TEST(test_iterate_keeps_lifo_order_of_free_list),
+        TEST(test_iterate_matches_model_large_pool),
+        TEST(test_iterate_rejects_null_callback),
+        TEST(test_get_stats_counts_operations),
+        TEST(test_callbacks_are_balanced_and_entered_once),
+        TEST(test_dtor_gives_the_memory_back),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return RUN_IN_EVERY_FLAVOUR(tests);
 }

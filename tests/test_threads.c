@@ -1,28 +1,38 @@
-/* Concurrent tests of the core through the pthread adapter. cmocka is not
- * thread-safe: workers only count what they saw; the main thread joins and
- * asserts. */
-#include <errno.h>
+/* SPDX-License-Identifier: MIT */
+/* Concurrent tests: one pool shared by threads, locked by the pthread
+ * adapter and by a spinlock of the test's own through the callbacks, with
+ * and without per-thread caches. cmocka is not thread-safe: workers only
+ * count what they saw; the main thread joins and asserts. */
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdalign.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <stdatomic.h>
 
-#include <cmocka.h>
-
-#include "amonesize.h"
-#include "amonesize_pthread.h"
+#include "amonesize_cache.h"
+#include "helpers.h"
 
 enum { NTHREADS = 4, ROUNDS = 20000, NBLOCKS = 64, BLOCK = 64 };
 
 static alignas(64) unsigned char pool_buf[NBLOCKS * BLOCK];
 static struct am_onesize pool;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+
+/* The pool in this group's flavour: the pthread adapter (PTHREAD_ADAPTER)
+ * or the spinlock through the callbacks (CALLBACKS). */
+static void make_pool(void)
+{
+    struct am_onesize_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.pool.ptr = pool_buf;
+    cfg.pool.size = sizeof pool_buf;
+    cfg.block_size = BLOCK;
+    cfg.alignment = 64;
+    if (flavour == PTHREAD_ADAPTER) {
+        assert_int_equal(am_onesize_pthread_set_crit(&cfg, &mutex), 0);
+    } else {
+        cfg.crit_enter = test_spin_enter;
+        cfg.crit_exit = test_spin_exit;
+    }
+    assert_int_equal(am_onesize_ctor(&pool, &cfg), 0);
+}
 
 struct stamp {
     uint64_t owner, seq, check;
@@ -33,18 +43,6 @@ struct worker {
     uint64_t id;
     size_t bad_stamps, bad_frees, allocated, exhausted;
 };
-
-static void make_pool(void)
-{
-    struct am_onesize_cfg cfg = {0};
-    cfg.pool.ptr = pool_buf;
-    cfg.pool.size = sizeof pool_buf;
-    cfg.block_size = BLOCK;
-    cfg.alignment = 64;
-    assert_int_equal(am_onesize_pthread_set_crit(&cfg, &mutex), 0);
-    am_onesize_dtor(&pool); /* the previous test's pool, over the same memory */
-    assert_int_equal(am_onesize_ctor(&pool, &cfg), 0);
-}
 
 static void put_stamp(void *blk, uint64_t owner, uint64_t seq)
 {
@@ -63,12 +61,6 @@ static int stamp_ok(const void *blk, uint64_t owner, uint64_t seq)
         if (((const unsigned char *)blk)[i] != (owner & 0xff))
             return 0;
     return 1;
-}
-
-static void count_cb(void *ctx, size_t index, void *block, size_t size)
-{
-    (void)index, (void)block, (void)size;
-    ++*(size_t *)ctx;
 }
 
 /* Each worker holds up to 4 blocks, stamps them, verifies and frees them. */
@@ -247,70 +239,114 @@ static void test_threads_iterate_while_busy(void **state)
     assert_int_equal(am_onesize_check(&pool), 0);
 }
 
-/* ---- the adapter itself ------------------------------------------------- */
+/* Per-thread caches: every worker allocates through its own cache, and half
+ * of what it allocates is freed by the next worker, into that worker's
+ * cache. Stamps verified; at the end, after the flushes, every block is
+ * back and the pool's counts agree. */
+enum { PASS = 8 }; /* mailboxes and caches together hold at most half the pool */
+struct mailbox {
+    pthread_mutex_t lock;
+    void *slot[PASS];
+    uint64_t owner[PASS], seq[PASS];
+    size_t n;
+};
+static struct mailbox boxes[NTHREADS];
 
-static void test_pthread_set_crit_fills_three_fields(void **state)
+static void *cache_worker(void *arg)
 {
-    (void)state;
-    struct am_onesize_cfg cfg = {0};
-    cfg.block_size = 64;
-    assert_int_equal(am_onesize_pthread_set_crit(NULL, &mutex), -EINVAL);
-    assert_int_equal(am_onesize_pthread_set_crit(&cfg, NULL), -EINVAL);
-    assert_null(cfg.crit_enter); /* untouched on error */
-    assert_int_equal(am_onesize_pthread_set_crit(&cfg, &mutex), 0);
-    assert_true(cfg.crit_enter == am_onesize_pthread_enter);
-    assert_true(cfg.crit_exit == am_onesize_pthread_exit);
-    assert_ptr_equal(cfg.crit_ctx, &mutex);
-    assert_int_equal(cfg.block_size, 64);
+    struct worker *w = arg;
+    static _Thread_local struct am_onesize_cache cache;
+    if (am_onesize_cache_init(&cache, &pool, 4) != 0) {
+        w->bad_frees++;
+        return NULL;
+    }
+    struct mailbox *out = &boxes[w->id % NTHREADS], *in = &boxes[w->id - 1];
+    uint64_t seq = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        void *p = am_onesize_cache_allocate(&cache, BLOCK);
+        if (p == NULL) {
+            w->exhausted++;
+        } else {
+            w->allocated++;
+            put_stamp(p, w->id, ++seq);
+            pthread_mutex_lock(&out->lock);
+            if (r % 2 == 0 && out->n < PASS) { /* to the next worker */
+                out->slot[out->n] = p;
+                out->owner[out->n] = w->id;
+                out->seq[out->n++] = seq;
+                p = NULL;
+            }
+            pthread_mutex_unlock(&out->lock);
+            if (p != NULL) {
+                if (!stamp_ok(p, w->id, seq))
+                    w->bad_stamps++;
+                if (am_onesize_cache_free(&cache, p) != 0)
+                    w->bad_frees++;
+            }
+        }
+        pthread_mutex_lock(&in->lock); /* what the previous worker passed */
+        while (in->n > 0) {
+            in->n--;
+            if (!stamp_ok(in->slot[in->n], in->owner[in->n], in->seq[in->n]))
+                w->bad_stamps++;
+            if (am_onesize_cache_free(&cache, in->slot[in->n]) != 0)
+                w->bad_frees++;
+        }
+        pthread_mutex_unlock(&in->lock);
+    }
+    am_onesize_cache_flush(&cache);
+    return NULL;
 }
 
-/* "print one line naming the error to stderr and call abort()": unlocking an
- * error-checking mutex this thread does not hold fails with EPERM. */
-static void test_pthread_exit_failure_aborts_with_a_message(void **state)
+static void test_threads_caches_pass_blocks_around(void **state)
 {
     (void)state;
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    const pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        pthread_mutexattr_t attr;
-        pthread_mutex_t m;
-        pthread_mutexattr_init(&attr);
-        pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-        pthread_mutex_init(&m, &attr);
-        am_onesize_pthread_exit(&m); /* not locked: EPERM */
-        _exit(0);                    /* must not get here */
+    make_pool();
+    struct worker w[NTHREADS];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < NTHREADS; i++) {
+        memset(&boxes[i], 0, sizeof boxes[i]);
+        pthread_mutex_init(&boxes[i].lock, NULL);
     }
-    close(fds[1]);
-    static char msg[16384];
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (strstr(msg, "ThreadSanitizer: unlock of an unlocked mutex") != NULL) {
-        /* under ThreadSanitizer (halt_on_error) its own report of the bad
-         * unlock comes first and ends the child */
-        assert_true(WIFEXITED(status) ? WEXITSTATUS(status) != 0 : WTERMSIG(status) == SIGABRT);
-        return;
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].id = (uint64_t)i + 1;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, cache_worker, &w[i]), 0);
     }
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    assert_non_null(strstr(msg, "amonesize: pthread_mutex_unlock failed"));
+    for (int i = 0; i < NTHREADS; i++)
+        assert_int_equal(pthread_join(w[i].thread, NULL), 0);
+    for (int i = 0; i < NTHREADS; i++) { /* blocks left in mailboxes */
+        while (boxes[i].n > 0)
+            assert_int_equal(am_onesize_free(&pool, boxes[i].slot[--boxes[i].n]), 0);
+        pthread_mutex_destroy(&boxes[i].lock);
+    }
+    for (int i = 0; i < NTHREADS; i++) {
+        assert_int_equal(w[i].bad_stamps, 0);
+        assert_int_equal(w[i].bad_frees, 0);
+        assert_true(w[i].allocated > 0);
+    }
+    struct am_onesize_stats st = stats_of(&pool);
+    assert_int_equal(st.nfree, NBLOCKS);
+    assert_int_equal(st.cached, 0);
+    assert_int_equal(st.allocations, st.frees);
+    assert_int_equal(st.rejected_double + st.rejected_interior + st.rejected_outside + st.corruptions, 0);
+    assert_int_equal(am_onesize_check(&pool), 0);
+}
+
+static int teardown_pool(void **state)
+{
+    (void)state;
+    am_onesize_dtor(&pool);
+    return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_threads_share_one_pool),
-        cmocka_unit_test(test_threads_cross_thread_free),
-        cmocka_unit_test(test_threads_iterate_while_busy),
-        cmocka_unit_test(test_pthread_set_crit_fills_three_fields),
-        cmocka_unit_test(test_pthread_exit_failure_aborts_with_a_message),
+        cmocka_unit_test_teardown(test_threads_share_one_pool, teardown_pool),
+        cmocka_unit_test_teardown(test_threads_cross_thread_free, teardown_pool),
+        cmocka_unit_test_teardown(test_threads_iterate_while_busy, teardown_pool),
+        cmocka_unit_test_teardown(test_threads_caches_pass_blocks_around, teardown_pool),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests_name("pthread adapter", tests, flavour_pthread, NULL) +
+           cmocka_run_group_tests_name("spinlock callbacks", tests, flavour_callbacks, NULL);
 }
