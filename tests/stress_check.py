@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Run amonesize-stress briefly and assert on what it reports.
 
-usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted
+usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted; SIGINT
+                                                   and SIGTERM mid-run end with a summary
                                                    (STRESS_CACHE=N: through per-thread caches)
        stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2
 """
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 
 PATTERNS = ["lifo", "burst", "random", "handoff", "mixed"]
 
@@ -64,6 +68,86 @@ def check_runs(tool, wrapper):
                 fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
             print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
                   f"{s['reconciles']} reconciliations")
+    check_signals(tool, wrapper, cache)
+
+
+def started(proc, slow):
+    """Wait until the tool has started a worker thread (it catches SIGINT and
+    SIGTERM before it starts any), then let it run a moment."""
+    deadline = time.monotonic() + (120 if slow else 30)
+    task_dir = f"/proc/{proc.pid}/task"
+    # main + one worker; a ThreadSanitizer build has one helper thread more
+    while os.path.isdir(task_dir) and len(os.listdir(task_dir)) < 3:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    if not os.path.isdir(task_dir):
+        time.sleep(10 if slow else 2)  # no /proc: give it ample time
+    time.sleep(3 if slow else 0.5)
+
+
+def finish(proc, cmd, limit, what):
+    """communicate(), but a tool that does not stop is killed and fails."""
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        fail(f"{what}: still running {limit} s after the signal",
+             subprocess.CompletedProcess(cmd, proc.returncode, out, err))
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def check_signals(tool, wrapper, cache):
+    """SIGINT or SIGTERM mid-run: the threads stop, everything is verified,
+    the summary is complete, the exit status is the verdict's."""
+    slow = bool(wrapper)
+    limit = 600 if slow else 60
+    # timed, JSON to a file (a redirected --json must be complete), SIGINT
+    with tempfile.TemporaryFile(mode="w+") as out:
+        cmd = wrapper + [tool, "--pattern", "mixed", "--threads", "4", "--seconds", "300", "--blocks", "200",
+                         "--cache", str(cache), "--json"]
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+        started(proc, slow)
+        t = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        p = finish(proc, cmd, limit, "SIGINT mid-run")
+        took = time.monotonic() - t
+        out.seek(0)
+        text = p.stdout = out.read()
+    if proc.returncode != 0:
+        fail(f"SIGINT mid-run: exit status {proc.returncode}, expected 0", p)
+    try:
+        s = json.loads(text)
+    except ValueError:
+        fail("SIGINT mid-run: the --json output is not one complete JSON object", p)
+    checks = {
+        "ok": s["ok"] is True,
+        "interrupted by SIGINT": s["interrupted"] == "SIGINT",
+        "stopped early": s["seconds"] < 250,
+        "every block back": s["nfree_end"] == s["nblocks"] == 200,
+        "allocations == frees": s["allocations"] == s["frees"] > 0,
+        "iteration visits nothing at the end": s["iterated_at_end"] == 0,
+        "something ran": s["total"]["ops"] > 0,
+    }
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        fail(f"SIGINT mid-run: {', '.join(bad)}: {text}", p)
+    print(f"ok: SIGINT after {s['seconds']:.2f} s: complete JSON, every block back, exit 0 "
+          f"({took:.2f} s to stop)")
+    # --ops, text summary, SIGTERM
+    cmd = wrapper + [tool, "--pattern", "handoff", "--threads", "4", "--ops", "1000000000000",
+                     "--blocks", "64", "--cache", str(cache)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started(proc, slow)
+    proc.send_signal(signal.SIGTERM)
+    p = finish(proc, cmd, limit, "SIGTERM mid-run")
+    if proc.returncode != 0:
+        fail(f"SIGTERM mid-run: exit status {proc.returncode}, expected 0", p)
+    for want in ["interrupted by SIGTERM after", "end: 64 of 64 blocks free", "PASS: no violation"]:
+        if want not in p.stdout:
+            fail(f"SIGTERM mid-run: the summary lacks {want!r}", p)
+    print("ok: SIGTERM during an --ops run: summary printed, every block back, exit 0")
 
 
 def check_broken(tool, wrapper):

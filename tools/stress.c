@@ -95,6 +95,10 @@ static uintptr_t first_block;
 static struct worker *workers;
 static unsigned nworkers;
 static atomic_bool stop;
+/* The first SIGINT or SIGTERM, written only by on_stop_signal(). Worker
+ * threads block both signals, so the handler runs on the main thread, which
+ * polls this flag and ends the run as if its time were up. */
+static volatile sig_atomic_t stop_signal;
 static atomic_uint finished;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag spin = ATOMIC_FLAG_INIT;
@@ -325,9 +329,11 @@ static void put_block(struct worker *w, void *p)
 
 static bool running(struct worker *w)
 {
+    if (atomic_load_explicit(&stop, memory_order_relaxed))
+        return false; /* time is up, a signal came, or a thread made no progress */
     if (opt.ops != 0 && w->role != ROLE_DIAG)
         return atomic_load_explicit(&w->c.ops, memory_order_relaxed) < opt.ops;
-    return !atomic_load_explicit(&stop, memory_order_relaxed);
+    return true;
 }
 
 /* ---- patterns ----------------------------------------------------------- */
@@ -354,7 +360,7 @@ static void run_burst(struct worker *w)
     while (running(w)) {
         const size_t k = 1 + (size_t)(rnd(w) % kmax);
         size_t n = 0;
-        while (n < k) {
+        while (n < k && !atomic_load_explicit(&stop, memory_order_relaxed)) {
             void *p = get_block(w, 0);
             if (p == NULL)
                 break;
@@ -823,6 +829,30 @@ static void assign_roles(void)
         workers[nworkers - 1].role = P_LIFO;
 }
 
+/* Only records the signal: everything else happens on the main thread,
+ * outside the handler. SA_RESETHAND makes a second signal of the same kind
+ * kill the process at once; the main thread restores the default action for
+ * both as soon as it has seen the first. */
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESETHAND;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
+        fprintf(stderr, "amonesize-stress: sigaction: %s\n", strerror(errno));
+        exit(1);
+    }
+}
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -858,6 +888,7 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
 int main(int argc, char **argv)
 {
     parse_options(argc, argv);
+    catch_stop_signals();
     make_pool();
     assign_roles();
     const bool tty = isatty(STDERR_FILENO) && !opt.quiet && !opt.json;
@@ -878,18 +909,34 @@ int main(int argc, char **argv)
 
     signal(SIGALRM, on_alarm);
     alarm((unsigned)(opt.ops ? 600 : opt.seconds * 3 + 60));
+    /* Workers inherit a mask that blocks SIGINT and SIGTERM: the handler then
+     * always runs on this thread, and no worker's system call is cut short. */
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     const double t0 = now_s();
     for (unsigned i = 0; i < nworkers; i++)
         if (pthread_create(&workers[i].thread, NULL, thread_main, &workers[i]) != 0) {
             fprintf(stderr, "amonesize-stress: pthread_create failed\n");
             return 1;
         }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    int interrupted = 0; /* the signal that ended the run early, if any */
     /* main thread: progress, and the clock */
     double next = t0 + 1;
     uint64_t last_ops = 0;
     const unsigned nbusy = nworkers - (opt.pattern == P_MIXED ? 1 : 0);
     for (;;) {
         const double t = now_s();
+        if (stop_signal != 0) {
+            interrupted = stop_signal;
+            signal(SIGINT, SIG_DFL); /* a second signal of either kind kills */
+            signal(SIGTERM, SIG_DFL);
+            atomic_store(&stop, true);
+            break;
+        }
         if ((opt.ops == 0 && t - t0 >= opt.seconds) || atomic_load(&finished) == nbusy) {
             atomic_store(&stop, true);
             break;
@@ -934,6 +981,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < P_COUNT; k++)
         ops += per[k].ops, failed += per[k].failed;
     const bool ok = violations == 0;
+    const char *signame = interrupted == SIGINT ? "SIGINT" : "SIGTERM";
 
     if (opt.json) {
         printf("{\"version\": \"%s\", \"seed\": %" PRIu64 ", \"threads\": %u, \"pattern\": \"%s\", "
@@ -957,10 +1005,14 @@ int main(int argc, char **argv)
         printf("}, \"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
                ", \"violations\": %" PRIu64 "}, \"reconciles\": %" PRIu64 ", \"nblocks\": %zu, "
                "\"nfree_end\": %zu, \"nfree_min\": %zu, \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
-               ", \"iterated_at_end\": %zu, \"ok\": %s}\n",
+               ", \"iterated_at_end\": %zu, \"interrupted\": %s%s%s, \"ok\": %s}\n",
                ops, (double)ops / elapsed, failed, violations, reconciles, nblocks, st.nfree, st.nfree_min,
-               st.allocations, st.frees, visited_end, ok ? "true" : "false");
+               st.allocations, st.frees, visited_end, interrupted ? "\"" : "", interrupted ? signame : "null",
+               interrupted ? "\"" : "", ok ? "true" : "false");
     } else if (!opt.quiet) {
+        if (interrupted)
+            printf("\ninterrupted by %s after %.3f s: the threads stopped, what ran is verified below\n",
+                   signame, elapsed);
         printf("\n%-10s %14s %12s %14s %11s\n", "pattern", "operations", "M ops/s", "failed allocs",
                "violations");
         for (int k = 0; k < P_COUNT; k++)
