@@ -984,7 +984,7 @@ int main(int argc, char **argv)
     const char *signame = interrupted == SIGINT ? "SIGINT" : "SIGTERM";
 
     if (opt.json) {
-        printf("{\"version\": \"%s\", \"seed\": %" PRIu64 ", \"threads\": %u, \"pattern\": \"%s\", "
+        printf("{\"version\": \"%s\", \"seed\": \"%" PRIu64 "\", \"threads\": %u, \"pattern\": \"%s\", "
                "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"seconds\": %.3f, "
                "\"patterns\": {",
                AM_ONESIZE_VERSION, opt.seed, opt.threads, pattern_names[opt.pattern],
