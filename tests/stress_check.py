@@ -168,12 +168,48 @@ def check_broken(tool, wrapper):
     fail("three runs with a broken lock passed: the checks do not bite")
 
 
+def quick_json(tool, args):
+    p = run([tool, "--pattern", "lifo", "--threads", "2", "--ops", "50", "--json"] + args)
+    if p.returncode != 0:
+        fail(f"{args}: exit {p.returncode}", p)
+    s = json.loads(p.stdout)
+    if s["ok"] is not True:
+        fail(f"{args}: not ok", p)
+    return s
+
+
+def check_sizes(tool):
+    """--blocks N builds exactly N blocks whatever the block size and
+    alignment (the tool itself fails if the library builds another count)."""
+    default = quick_json(tool, []).get("alignment", 0)
+    for blocks in [1, 2, 7, 100, 1000]:
+        for alignment in [1, 8, 16, 64, 4096]:
+            for block_size in [1, 24, 64, 100, 4096, 10000]:
+                args = ["--blocks", str(blocks), "--alignment", str(alignment), "--block-size", str(block_size)]
+                s = quick_json(tool, args)
+                # below a pointer's alignment (at most 8) the library raises it
+                got = s["alignment"]
+                checks = {
+                    "nblocks == --blocks": s["nblocks"] == s["blocks"] == s["nfree_end"] == blocks,
+                    "alignment echoed": got == (alignment or default)
+                    or (alignment < 8 and alignment <= got <= 8 and got & (got - 1) == 0),
+                    "block size a multiple of it, at least what was asked":
+                        s["block_size"] % s["alignment"] == 0 and s["block_size"] >= block_size
+                        and s["block_size"] - block_size < max(s["alignment"], 16),
+                }
+                bad = [k for k, v in checks.items() if not v]
+                if bad:
+                    fail(f"{' '.join(args)}: {', '.join(bad)}: {s}")
+    print("ok: --blocks N is exactly N for N in 1..1000 x alignment 0..4096 x block size 1..10000")
+
+
 def check_options(tool):
     bad = [
         ["--bogus"], ["--threads", "0"], ["--threads", "abc"], ["--threads", "-3"],
         ["--threads"], ["--block-size", "0"], ["--blocks", "0"], ["--blocks", "1x"],
         ["--seconds", "0"], ["--seconds", "soon"], ["--ops", "0"], ["--ops", "-1"],
-        ["--lock", "rwlock"], ["--pattern", "fifo"], ["--alignment", "3"],
+        ["--lock", "rwlock"], ["--pattern", "fifo"], ["--alignment", "3"], ["--alignment", "6"],
+        ["--alignment", "-1"],
         ["--alignment", "8192"], ["--seed", "x"], ["--seconds", "1", "--ops", "5"],
         ["extra"], ["--pattern", "handoff", "--threads", "1"], ["--cache", "513"],
         ["--cache", "x"],
@@ -197,6 +233,7 @@ def check_options(tool):
         if f'"seed": "{seed}"' not in p.stdout or json.loads(p.stdout)["seed"] != seed:
             fail(f"--seed {seed}: not echoed exactly as a JSON string", p)
         print(f"ok: --seed {seed} echoed exactly, as a JSON string")
+    check_sizes(tool)
     p = run([tool, "--help"])
     if p.returncode != 0 or "usage:" not in p.stdout:
         fail("--help", p)

@@ -89,8 +89,9 @@ struct ring {
 
 static struct options opt;
 static struct am_onesize pool;
-static unsigned char *pool_mem;
-static size_t pool_bytes, nblocks, bsize;
+static void *map_mem; /* the pool's memory: mmap'ed, the pool's start aligned within */
+static size_t map_bytes, nblocks, bsize;
+static size_t unit; /* what every block is aligned to: the alignment, at least a pointer's */
 static uintptr_t first_block;
 static struct worker *workers;
 static unsigned nworkers;
@@ -244,9 +245,8 @@ static bool in_pool(struct worker *w, const void *blk)
                   (size_t)((p - first_block) % bsize), bsize);
         return false;
     }
-    const size_t align = opt.alignment ? opt.alignment : _Alignof(max_align_t);
-    if (p % align != 0) {
-        violation(w, blk, "not aligned to %zu", align);
+    if (p % unit != 0) {
+        violation(w, blk, "not aligned to %zu", unit);
         return false;
     }
     return true;
@@ -749,26 +749,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The pool is built so that it holds exactly --blocks blocks: from the
+ * options, compute the effective block size as am_onesize_ctor() documents
+ * it (at least two pointers, rounded up to the alignment, an alignment below
+ * a pointer's raised to it), then give the library an aligned region of
+ * exactly that many blocks' bytes ("an aligned pool of exactly n blocks'
+ * bytes yields n blocks"). What the library built is then checked against
+ * that: a difference is a violation of its documentation. */
 static void make_pool(void)
 {
     const size_t align = opt.alignment ? opt.alignment : _Alignof(max_align_t);
-    struct am_onesize probe;
-    unsigned char one[8192] __attribute__((aligned(4096)));
-    struct am_onesize_cfg cfg = {.pool = {one, sizeof one}, .block_size = opt.block_size, .alignment = align};
-    if (am_onesize_ctor(&probe, &cfg) != 0) /* learn the effective block size */
-        bad_option("--block-size %zu with --alignment %zu gives no usable block", opt.block_size, align);
-    bsize = am_onesize_get_block_size(&probe);
-    am_onesize_dtor(&probe); /* its memory is on this stack */
-    if (opt.blocks > SIZE_MAX / bsize - 2)
+    unit = align > _Alignof(void *) ? align : _Alignof(void *);
+    const size_t least = 2 * sizeof(void *);
+    size_t want = opt.block_size < least ? least : opt.block_size, bytes, mapped;
+    if (__builtin_add_overflow(want, unit - 1, &want))
+        bad_option("--block-size %zu with --alignment %zu overflows", opt.block_size, align);
+    bsize = want & ~(unit - 1);
+    if (__builtin_mul_overflow(opt.blocks, bsize, &bytes) || __builtin_add_overflow(bytes, unit, &mapped))
         bad_option("--blocks %zu of %zu bytes do not fit in memory", opt.blocks, bsize);
-    pool_bytes = opt.blocks * bsize + align;
-    pool_mem = mmap(NULL, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pool_mem == MAP_FAILED) {
-        fprintf(stderr, "amonesize-stress: mmap of %zu bytes failed: %s\n", pool_bytes, strerror(errno));
+    map_bytes = mapped; /* room to align the start, whatever the page size */
+    map_mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map_mem == MAP_FAILED) {
+        fprintf(stderr, "amonesize-stress: mmap of %zu bytes failed: %s\n", map_bytes, strerror(errno));
         exit(1);
     }
-    cfg.pool.ptr = pool_mem;
-    cfg.pool.size = pool_bytes;
+    first_block = ((uintptr_t)map_mem + unit - 1) & ~(uintptr_t)(unit - 1);
+    /* alignment 0 goes to the library as 0: its default is what is tested */
+    struct am_onesize_cfg cfg = {
+        .pool = {(void *)first_block, bytes}, .block_size = opt.block_size, .alignment = opt.alignment};
     if (opt.broken_lock) {
         cfg.crit_enter = broken_enter;
         cfg.crit_exit = broken_exit;
@@ -782,12 +790,20 @@ static void make_pool(void)
     }
     int err = am_onesize_ctor(&pool, &cfg);
     if (err != 0) {
-        fprintf(stderr, "amonesize-stress: am_onesize_ctor: %s\n", strerror(-err));
+        fprintf(stderr, "VIOLATION: am_onesize_ctor over %zu aligned bytes for %zu blocks of %zu: %s\n",
+                bytes, opt.blocks, bsize, strerror(-err));
         exit(1);
     }
     nblocks = am_onesize_get_nblocks(&pool);
+    if (nblocks != opt.blocks || am_onesize_get_block_size(&pool) != bsize) {
+        fprintf(stderr,
+                "VIOLATION: from %zu bytes aligned to %zu the library built %zu blocks of %zu bytes, not the "
+                "%zu blocks of %zu that --blocks %zu --block-size %zu --alignment %zu ask for\n",
+                bytes, unit, nblocks, am_onesize_get_block_size(&pool), opt.blocks, bsize, opt.blocks,
+                opt.block_size, opt.alignment);
+        exit(1);
+    }
     batch = opt.cache ? (opt.cache / 2 ? opt.cache / 2 : 1) : 1;
-    first_block = ((uintptr_t)pool_mem + align - 1) & ~(uintptr_t)(align - 1);
 }
 
 static void assign_roles(void)
@@ -985,13 +1001,14 @@ int main(int argc, char **argv)
 
     if (opt.json) {
         printf("{\"version\": \"%s\", \"seed\": \"%" PRIu64 "\", \"threads\": %u, \"pattern\": \"%s\", "
-               "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"seconds\": %.3f, "
+               "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"alignment\": %zu, "
+               "\"seconds\": %.3f, "
                "\"patterns\": {",
                AM_ONESIZE_VERSION, opt.seed, opt.threads, pattern_names[opt.pattern],
                opt.broken_lock ? "broken"
                : opt.spin      ? "spin"
                                : "mutex",
-               opt.cache, nblocks, bsize, elapsed);
+               opt.cache, nblocks, bsize, unit, elapsed);
         bool first = true;
         for (int k = 0; k < P_COUNT; k++) {
             if (per[k].ops == 0)
@@ -1029,7 +1046,7 @@ int main(int argc, char **argv)
         printf("%s\n", ok ? "PASS: no violation" : "FAIL: violations seen (details above)");
     }
     am_onesize_dtor(&pool);
-    munmap(pool_mem, pool_bytes);
+    munmap(map_mem, map_bytes);
     free(workers);
     return ok ? 0 : 1;
 }
