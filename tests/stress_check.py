@@ -179,11 +179,16 @@ def quick_json(tool, args):
 
 
 def check_sizes(tool):
-    """--blocks N builds exactly N blocks whatever the block size and
-    alignment (the tool itself fails if the library builds another count)."""
+    """--alignment 0 is the library's default; --blocks N builds exactly N
+    blocks whatever the block size and alignment (the tool itself fails if
+    the library builds another count)."""
+    s = quick_json(tool, ["--alignment", "0"])
     default = quick_json(tool, []).get("alignment", 0)
+    if s.get("alignment") != default or default < 8 or default & (default - 1):
+        fail(f"--alignment 0: alignment {s['alignment']}, expected the default {default}")
+    print(f"ok: --alignment 0 accepted: the default alignment, {default}")
     for blocks in [1, 2, 7, 100, 1000]:
-        for alignment in [1, 8, 16, 64, 4096]:
+        for alignment in [0, 1, 8, 16, 64, 4096]:
             for block_size in [1, 24, 64, 100, 4096, 10000]:
                 args = ["--blocks", str(blocks), "--alignment", str(alignment), "--block-size", str(block_size)]
                 s = quick_json(tool, args)

@@ -562,7 +562,8 @@ static void usage(FILE *f)
         "  --ops N            or: N operations per worker\n"
         "  --blocks N         blocks in the pool (default 1024)\n"
         "  --block-size B     block size in bytes (default 64)\n"
-        "  --alignment A      block alignment, a power of two (default: max_align_t)\n"
+        "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
+        "                     the library's default, alignof(max_align_t)\n"
         "  --lock mutex|spin  pthread adapter or a spinlock through the callbacks (default mutex)\n"
         "  --pattern P        lifo|burst|random|handoff|mixed (default mixed)\n"
         "                     lifo: allocate one, free it; burst: allocate up to 64, free all (LIFO or\n"
@@ -681,7 +682,7 @@ static void parse_options(int argc, char **argv)
             opt.block_size = (size_t)parse_u64("--block-size", optarg, 1, (uint64_t)1 << 20);
             break;
         case O_ALIGN:
-            opt.alignment = (size_t)parse_u64("--alignment", optarg, 1, 4096);
+            opt.alignment = (size_t)parse_u64("--alignment", optarg, 0, 4096); /* 0: the default */
             if (opt.alignment & (opt.alignment - 1))
                 bad_option("--alignment: %zu is not a power of two", opt.alignment);
             break;
