@@ -3,9 +3,12 @@
 
 usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted; SIGINT
                                                    and SIGTERM mid-run end with a summary
-                                                   (STRESS_CACHE=N: through per-thread caches)
+                                                   (STRESS_CACHE=N: through per-thread caches,
+                                                   and a 1-block pool must progress, or fail
+                                                   with --hoard)
        stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
-       stress_check.py options TOOL                bad options: one-line error, usage, exit 2
+       stress_check.py options TOOL                bad options: one-line error, usage, exit 2;
+                                                   --seed, --alignment 0, --blocks honoured
 """
 import json
 import os
@@ -69,6 +72,8 @@ def check_runs(tool, wrapper):
             print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
                   f"{s['reconciles']} reconciliations")
     check_signals(tool, wrapper, cache)
+    if cache:
+        check_progress(tool, wrapper, cache)
 
 
 def started(proc, slow):
@@ -148,6 +153,46 @@ def check_signals(tool, wrapper, cache):
         if want not in p.stdout:
             fail(f"SIGTERM mid-run: the summary lacks {want!r}", p)
     print("ok: SIGTERM during an --ops run: summary printed, every block back, exit 0")
+
+
+def check_progress(tool, wrapper, cache):
+    """A pool the caches can hold entirely (one block): the tool has the
+    other threads flush their caches when one finds the pool empty, so the
+    run progresses; with --hoard it does not ask, the producer starves, and
+    the run must fail for want of progress rather than pass."""
+    slow = bool(wrapper)
+    ops = 300 if slow else 2000
+    base = [tool, "--pattern", "handoff", "--threads", "2", "--blocks", "1", "--cache", str(cache), "--json"]
+    p = run(wrapper + base + ["--ops", str(ops)], timeout=600)
+    if p.returncode != 0:
+        fail(f"handoff, 1 block, cache {cache}: exit {p.returncode}, expected 0", p)
+    s = json.loads(p.stdout)
+    if not (s["ok"] is True and s["allocations"] >= ops and s["nfree_end"] == 1):
+        fail(f"handoff, 1 block, cache {cache}: expected {ops} allocations through flushed caches: "
+             f"{p.stdout}", p)
+    print(f"ok: handoff through caches of {cache} over 1 block progresses: {s['allocations']} allocations")
+    if wrapper and "valgrind" in os.path.basename(wrapper[0]):
+        print("skip: --hoard under Valgrind: caches pass every call to the pool there, nothing is hoarded")
+        return
+    # --ops: failed allocations do not count, so only the progress watch ends it
+    try:
+        p = run(wrapper + base + ["--ops", str(ops), "--hoard"], timeout=600 if slow else 120)
+    except subprocess.TimeoutExpired:
+        fail(f"handoff, 1 block, cache {cache}, --hoard: still running after the time out: a thread "
+             "without progress was not caught")
+    checks = {
+        "exit status 1": p.returncode == 1,
+        "'no progress' reported": "VIOLATION" in p.stderr and "no progress" in p.stderr,
+    }
+    if checks["exit status 1"]:
+        s = json.loads(p.stdout)
+        checks["JSON not ok, the violation on handoff"] = (
+            s["ok"] is False and s["patterns"]["handoff"]["violations"] >= 1)
+        checks["every block back all the same"] = s["nfree_end"] == 1 and s["allocations"] == s["frees"]
+    bad = [k for k, v in checks.items() if not v]
+    if bad:
+        fail(f"handoff, 1 block, cache {cache}, --hoard: {', '.join(bad)}", p)
+    print(f"ok: --hoard: no progress reported, exit 1: {p.stderr.strip().splitlines()[0][:150]}...")
 
 
 def check_broken(tool, wrapper):
