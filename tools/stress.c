@@ -747,7 +747,9 @@ static void parse_options(int argc, char **argv)
             opt.ops = parse_u64("--ops", optarg, 1, UINT64_MAX / 2);
             break;
         case O_BLOCKS:
-            opt.blocks = (size_t)parse_u64("--blocks", optarg, 1, (uint64_t)1 << 32);
+            opt.blocks =
+                (size_t)parse_u64("--blocks", optarg, 1, /* and what a size_t holds */
+                                  (uint64_t)SIZE_MAX < (uint64_t)1 << 32 ? SIZE_MAX : (uint64_t)1 << 32);
             break;
         case O_BSIZE:
             opt.block_size = (size_t)parse_u64("--block-size", optarg, 1, (uint64_t)1 << 20);
