@@ -12,6 +12,8 @@ usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON as
 """
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -287,10 +289,34 @@ def check_options(tool):
     p = run([tool, "--help"])
     if p.returncode != 0 or "usage:" not in p.stdout:
         fail("--help", p)
+    usage = p.stdout
     p = run([tool, "--version"])
     if p.returncode != 0 or not p.stdout.startswith("amonesize-stress "):
         fail("--version", p)
     print("ok: --help and --version")
+    check_manual(usage)
+
+
+def check_manual(usage):
+    """The man page documents every option of --help and renders without a
+    warning."""
+    page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "amonesize-stress.1")
+    with open(page) as f:
+        roff = f.read().replace("\\-", "-")
+    options = sorted(set(re.findall(r"--[a-z][a-z-]*", usage)))
+    missing = [o for o in options if not re.search(r"^\.(B|BI|BR|OP|TP)?\s*" + re.escape(o) + r"\b", roff,
+                                                   re.MULTILINE)]
+    if len(options) < 15 or missing:
+        fail(f"the man page does not document {missing} (of {options})")
+    print(f"ok: the man page documents all {len(options)} options of --help")
+    groff = shutil.which("groff")
+    if groff is None:
+        print("skip: groff is not installed: the man page was not rendered")
+        return
+    p = run([groff, "-man", "-ww", "-z", "-Tutf8", page])
+    if p.returncode != 0 or p.stderr:
+        fail("groff -man -ww reports on the man page", p)
+    print("ok: groff -man -ww renders the man page without a warning")
 
 
 def main():
