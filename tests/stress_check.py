@@ -8,7 +8,8 @@ usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON as
                                                    with --hoard)
        stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2;
-                                                   --seed, --alignment 0, --blocks honoured
+                                                   --seed, --alignment 0, --blocks honoured; the
+                                                   man page documents every option
 """
 import json
 import os
