@@ -6,8 +6,11 @@
  * block) and verified before it is freed; every pointer is checked to be a
  * block of the pool; the model (blocks each thread holds, kept in atomics)
  * is reconciled with the pool's counts inside the critical section; at the
- * end every block must be back. Any violation is printed with what was seen
- * and makes the exit status 1. Bad options: a one-line error, usage, 2. */
+ * end every block must be back. Every thread must keep completing
+ * allocate+free pairs (see watch_progress()). Any violation is printed with
+ * what was seen and makes the exit status 1. SIGINT or SIGTERM ends a run
+ * early, checked and summarised as at its normal end. Bad options: a one-line
+ * error, usage, 2. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -37,22 +40,43 @@ enum { ROLE_DIAG = P_COUNT }; /* the mixed pattern's diagnostics thread */
 
 enum { MAX_THREADS = 256, BURST_MAX = 64, RING = 64 };
 
+/* A worker that spends this much of its own CPU time without completing an
+ * allocate+free pair made no progress (see watch_progress()). CPU time, not
+ * wall time, so that a thread the scheduler (or Valgrind) leaves waiting is
+ * not mistaken for a starving one. */
+#define STALL_CPU_S 1.0
+
 struct options {
     unsigned threads;
     double seconds;
     uint64_t ops; /* per worker; 0: run for `seconds` */
     size_t blocks, block_size, alignment;
-    bool spin, json, quiet, broken_lock;
+    bool spin, json, quiet, broken_lock, hoard;
     size_t cache; /* per-thread cache capacity; 0: no caches */
     enum pattern pattern;
     uint64_t seed;
 };
 
 /* What one thread did; written by its owner, read after join (ops also by
- * the progress line, hence atomic). */
+ * the progress line, pairs by the progress watch, hence atomic). A pair is
+ * an allocate+free completed: a block the thread allocated is freed, or
+ * handed to its consumer (handoff producer), or a block it received is
+ * freed (handoff consumer). */
 struct counts {
-    atomic_uint_fast64_t ops;
+    atomic_uint_fast64_t ops, pairs;
     uint64_t failed, violations;
+};
+
+/* The main thread's watch on a worker's progress; main thread only. */
+struct watch {
+    clockid_t clock; /* the worker's CPU-time clock */
+    bool have_clock;
+    uint64_t pairs;   /* as last seen */
+    double cpu, time; /* its CPU time and the run's time when pairs last changed */
+    bool stalled;     /* then, what was seen: */
+    double stall_cpu, stall_at;
+    uint64_t stall_pairs;
+    size_t stall_nfree, stall_held;
 };
 
 struct worker {
@@ -65,8 +89,11 @@ struct worker {
     size_t cached; /* blocks in its cache, as last seen; owner only */
     struct am_onesize_cache cache;
     struct ring *give, *take; /* handoff: queues to the consumer / from the producer */
-    atomic_bool done;
+    atomic_bool done;         /* handoff producer: nothing more will come */
+    atomic_bool ended;        /* the thread returned everything and is about to end */
     uint64_t reconciles;
+    uint64_t flush_seen; /* flush requests served; owner only */
+    struct watch watch;
 };
 
 /* The model: blocks held by all threads (in their hands or their caches) and
@@ -89,17 +116,28 @@ struct ring {
 
 static struct options opt;
 static struct am_onesize pool;
-static unsigned char *pool_mem;
-static size_t pool_bytes, nblocks, bsize;
+static void *map_mem; /* the pool's memory: mmap'ed, the pool's start aligned within */
+static size_t map_bytes, nblocks, bsize;
+static size_t unit; /* what every block is aligned to: the alignment, at least a pointer's */
 static uintptr_t first_block;
 static struct worker *workers;
 static unsigned nworkers;
 static atomic_bool stop;
+/* The first SIGINT or SIGTERM, written only by on_stop_signal(). Worker
+ * threads block both signals, so the handler runs on the main thread, which
+ * polls this flag and ends the run as if its time were up. */
+static volatile sig_atomic_t stop_signal;
 static atomic_uint finished;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag spin = ATOMIC_FLAG_INIT;
 static pthread_mutex_t report_mutex = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t violations_total;
+/* Bumped by a thread whose cache found the pool empty: every other thread
+ * then flushes its cache once, at its next operation. Without this, caches
+ * can hold every block of a small pool for good (a consumer's cache keeps
+ * what it frees until it is full) and the threads that need blocks starve.
+ * --hoard turns the requests off, to show that such a run fails. */
+static atomic_uint_fast64_t flush_requests;
 
 /* ---- reporting ---------------------------------------------------------- */
 
@@ -240,9 +278,8 @@ static bool in_pool(struct worker *w, const void *blk)
                   (size_t)((p - first_block) % bsize), bsize);
         return false;
     }
-    const size_t align = opt.alignment ? opt.alignment : _Alignof(max_align_t);
-    if (p % align != 0) {
-        violation(w, blk, "not aligned to %zu", align);
+    if (p % unit != 0) {
+        violation(w, blk, "not aligned to %zu", unit);
         return false;
     }
     return true;
@@ -284,8 +321,28 @@ static void check_exhaustion(struct worker *w, size_t margin)
                   margin, snap.held, nblocks, snap.busy);
 }
 
+/* Every cached block back to the pool, with the model kept. */
+static void flush_cache(struct worker *w)
+{
+    atomic_fetch_add(&model, MODEL_BUSY);
+    am_onesize_cache_flush(&w->cache);
+    model_settle(w, 0);
+}
+
+static void serve_flush_requests(struct worker *w)
+{
+    if (opt.cache == 0)
+        return;
+    const uint64_t r = atomic_load_explicit(&flush_requests, memory_order_relaxed);
+    if (r != w->flush_seen) {
+        w->flush_seen = r;
+        flush_cache(w);
+    }
+}
+
 static void *get_block(struct worker *w, size_t margin)
 {
+    serve_flush_requests(w);
     const size_t size = (size_t)(rnd(w) % (bsize + 1));
     atomic_fetch_add(&model, MODEL_BUSY);
     snap.wanted = true;
@@ -304,6 +361,8 @@ static void *get_block(struct worker *w, size_t margin)
             violation(w, NULL, "allocate(%zu) failed with %s", size, strerror(err));
         else
             check_exhaustion(w, margin);
+        if (err == ENOMEM && opt.cache && margin == 0 && !opt.hoard)
+            atomic_fetch_add_explicit(&flush_requests, 1, memory_order_relaxed);
         w->c.failed++;
         return NULL;
     }
@@ -314,6 +373,7 @@ static void *get_block(struct worker *w, size_t margin)
 
 static void put_block(struct worker *w, void *p)
 {
+    serve_flush_requests(w);
     atomic_fetch_add(&model, MODEL_BUSY - MODEL_HELD);
     w->held--;
     const int err = opt.cache ? am_onesize_cache_free(&w->cache, p) : am_onesize_free(&pool, p);
@@ -321,13 +381,19 @@ static void put_block(struct worker *w, void *p)
     atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
     if (err != 0)
         violation(w, p, "free failed with %s", strerror(-err));
+    else
+        atomic_fetch_add_explicit(&w->c.pairs, 1, memory_order_relaxed);
 }
 
 static bool running(struct worker *w)
 {
+    if (atomic_load_explicit(&stop, memory_order_relaxed))
+        return false; /* time is up, a signal came, or a thread made no progress */
+    /* --ops counts what succeeded: a starving thread cannot finish its
+     * share by failing, and the progress watch catches it instead. */
     if (opt.ops != 0 && w->role != ROLE_DIAG)
-        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) < opt.ops;
-    return !atomic_load_explicit(&stop, memory_order_relaxed);
+        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) - w->c.failed < opt.ops;
+    return true;
 }
 
 /* ---- patterns ----------------------------------------------------------- */
@@ -354,7 +420,7 @@ static void run_burst(struct worker *w)
     while (running(w)) {
         const size_t k = 1 + (size_t)(rnd(w) % kmax);
         size_t n = 0;
-        while (n < k) {
+        while (n < k && !atomic_load_explicit(&stop, memory_order_relaxed)) {
             void *p = get_block(w, 0);
             if (p == NULL)
                 break;
@@ -422,8 +488,10 @@ static void run_producer(struct worker *w)
         }
         stamp(p, w->id, ++seq);
         const size_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
-        while (t - atomic_load_explicit(&q->head, memory_order_acquire) == RING && running(w))
+        while (t - atomic_load_explicit(&q->head, memory_order_acquire) == RING && running(w)) {
+            serve_flush_requests(w);
             sched_yield();
+        }
         if (t - atomic_load_explicit(&q->head, memory_order_acquire) == RING) {
             verify(w, p, w->id, seq); /* stopping with a full ring: keep it */
             put_block(w, p);
@@ -433,6 +501,7 @@ static void run_producer(struct worker *w)
         q->seq[t % RING] = seq;
         w->held--; /* the consumer's now; the model's total is unchanged */
         atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+        atomic_fetch_add_explicit(&w->c.pairs, 1, memory_order_relaxed);
     }
     atomic_store(&w->done, true);
 }
@@ -446,6 +515,7 @@ static void run_consumer(struct worker *w, unsigned producer)
             if (atomic_load(&workers[producer - 1].done) &&
                 h == atomic_load_explicit(&q->tail, memory_order_acquire))
                 break;
+            serve_flush_requests(w);
             sched_yield();
             continue;
         }
@@ -533,12 +603,11 @@ static void *thread_main(void *arg)
         break;
     }
     if (opt.cache && w->role != ROLE_DIAG) { /* every cached block back to the pool */
-        atomic_fetch_add(&model, MODEL_BUSY);
-        am_onesize_cache_flush(&w->cache);
-        model_settle(w, 0);
+        flush_cache(w);
         if (w->cached != 0)
             violation(w, NULL, "%zu blocks left in the cache after a flush", w->cached);
     }
+    atomic_store(&w->ended, true);
     if (w->role != ROLE_DIAG)
         atomic_fetch_add(&finished, 1);
     return NULL;
@@ -553,10 +622,11 @@ static void usage(FILE *f)
         "usage: amonesize-stress [options]\n"
         "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 5)\n"
         "  --seconds S        run for S seconds (default 5)\n"
-        "  --ops N            or: N operations per worker\n"
+        "  --ops N            or: N operations per worker (failed allocations do not count)\n"
         "  --blocks N         blocks in the pool (default 1024)\n"
         "  --block-size B     block size in bytes (default 64)\n"
-        "  --alignment A      block alignment, a power of two (default: max_align_t)\n"
+        "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
+        "                     the library's default, alignof(max_align_t)\n"
         "  --lock mutex|spin  pthread adapter or a spinlock through the callbacks (default mutex)\n"
         "  --pattern P        lifo|burst|random|handoff|mixed (default mixed)\n"
         "                     lifo: allocate one, free it; burst: allocate up to 64, free all (LIFO or\n"
@@ -566,11 +636,17 @@ static void usage(FILE *f)
         "                     that reconciles counts and iterates over allocated blocks meanwhile\n"
         "  --seed N           random seed (default: from the clock; always printed)\n"
         "  --cache N          every thread allocates and frees through its own cache of N blocks\n"
-        "                     (1..512; default 0: straight to the pool)\n"
+        "                     (1..512; default 0: straight to the pool); a thread that finds the pool\n"
+        "                     empty has the others flush theirs, so even a 1-block pool progresses\n"
         "  --json             print the summary as JSON on stdout\n"
         "  --quiet            no progress line, no table (violations are still printed)\n"
         "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
+        "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
+        "                     flush their caches; with a pool the caches can hold, the run must fail\n"
         "  --help, --version\n"
+        "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
+        "progress: a violation, and the run stops. SIGINT or SIGTERM stops the run early, verified\n"
+        "and summarised as usual; a second one kills.\n"
         "exit status: 0 all checks passed, 1 a violation was seen, 2 bad options\n");
 }
 
@@ -618,7 +694,8 @@ static void parse_options(int argc, char **argv)
         O_BROKEN,
         O_HELP,
         O_VERSION,
-        O_CACHE
+        O_CACHE,
+        O_HOARD
     };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, O_THREADS},
@@ -635,6 +712,7 @@ static void parse_options(int argc, char **argv)
         {"broken-lock", no_argument, NULL, O_BROKEN},
         {"help", no_argument, NULL, O_HELP},
         {"cache", required_argument, NULL, O_CACHE},
+        {"hoard", no_argument, NULL, O_HOARD},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -669,13 +747,15 @@ static void parse_options(int argc, char **argv)
             opt.ops = parse_u64("--ops", optarg, 1, UINT64_MAX / 2);
             break;
         case O_BLOCKS:
-            opt.blocks = (size_t)parse_u64("--blocks", optarg, 1, (uint64_t)1 << 32);
+            opt.blocks =
+                (size_t)parse_u64("--blocks", optarg, 1, /* and what a size_t holds */
+                                  (uint64_t)SIZE_MAX < (uint64_t)1 << 32 ? SIZE_MAX : (uint64_t)1 << 32);
             break;
         case O_BSIZE:
             opt.block_size = (size_t)parse_u64("--block-size", optarg, 1, (uint64_t)1 << 20);
             break;
         case O_ALIGN:
-            opt.alignment = (size_t)parse_u64("--alignment", optarg, 1, 4096);
+            opt.alignment = (size_t)parse_u64("--alignment", optarg, 0, 4096); /* 0: the default */
             if (opt.alignment & (opt.alignment - 1))
                 bad_option("--alignment: %zu is not a power of two", opt.alignment);
             break;
@@ -712,6 +792,9 @@ static void parse_options(int argc, char **argv)
         case O_BROKEN:
             opt.broken_lock = true;
             break;
+        case O_HOARD:
+            opt.hoard = true;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -743,26 +826,34 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The pool is built so that it holds exactly --blocks blocks: from the
+ * options, compute the effective block size as am_onesize_ctor() documents
+ * it (at least two pointers, rounded up to the alignment, an alignment below
+ * a pointer's raised to it), then give the library an aligned region of
+ * exactly that many blocks' bytes ("an aligned pool of exactly n blocks'
+ * bytes yields n blocks"). What the library built is then checked against
+ * that: a difference is a violation of its documentation. */
 static void make_pool(void)
 {
     const size_t align = opt.alignment ? opt.alignment : _Alignof(max_align_t);
-    struct am_onesize probe;
-    unsigned char one[8192] __attribute__((aligned(4096)));
-    struct am_onesize_cfg cfg = {.pool = {one, sizeof one}, .block_size = opt.block_size, .alignment = align};
-    if (am_onesize_ctor(&probe, &cfg) != 0) /* learn the effective block size */
-        bad_option("--block-size %zu with --alignment %zu gives no usable block", opt.block_size, align);
-    bsize = am_onesize_get_block_size(&probe);
-    am_onesize_dtor(&probe); /* its memory is on this stack */
-    if (opt.blocks > SIZE_MAX / bsize - 2)
+    unit = align > _Alignof(void *) ? align : _Alignof(void *);
+    const size_t least = 2 * sizeof(void *);
+    size_t want = opt.block_size < least ? least : opt.block_size, bytes, mapped;
+    if (__builtin_add_overflow(want, unit - 1, &want))
+        bad_option("--block-size %zu with --alignment %zu overflows", opt.block_size, align);
+    bsize = want & ~(unit - 1);
+    if (__builtin_mul_overflow(opt.blocks, bsize, &bytes) || __builtin_add_overflow(bytes, unit, &mapped))
         bad_option("--blocks %zu of %zu bytes do not fit in memory", opt.blocks, bsize);
-    pool_bytes = opt.blocks * bsize + align;
-    pool_mem = mmap(NULL, pool_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pool_mem == MAP_FAILED) {
-        fprintf(stderr, "amonesize-stress: mmap of %zu bytes failed: %s\n", pool_bytes, strerror(errno));
+    map_bytes = mapped; /* room to align the start, whatever the page size */
+    map_mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map_mem == MAP_FAILED) {
+        fprintf(stderr, "amonesize-stress: mmap of %zu bytes failed: %s\n", map_bytes, strerror(errno));
         exit(1);
     }
-    cfg.pool.ptr = pool_mem;
-    cfg.pool.size = pool_bytes;
+    first_block = ((uintptr_t)map_mem + unit - 1) & ~(uintptr_t)(unit - 1);
+    /* alignment 0 goes to the library as 0: its default is what is tested */
+    struct am_onesize_cfg cfg = {
+        .pool = {(void *)first_block, bytes}, .block_size = opt.block_size, .alignment = opt.alignment};
     if (opt.broken_lock) {
         cfg.crit_enter = broken_enter;
         cfg.crit_exit = broken_exit;
@@ -776,12 +867,20 @@ static void make_pool(void)
     }
     int err = am_onesize_ctor(&pool, &cfg);
     if (err != 0) {
-        fprintf(stderr, "amonesize-stress: am_onesize_ctor: %s\n", strerror(-err));
+        fprintf(stderr, "VIOLATION: am_onesize_ctor over %zu aligned bytes for %zu blocks of %zu: %s\n",
+                bytes, opt.blocks, bsize, strerror(-err));
         exit(1);
     }
     nblocks = am_onesize_get_nblocks(&pool);
+    if (nblocks != opt.blocks || am_onesize_get_block_size(&pool) != bsize) {
+        fprintf(stderr,
+                "VIOLATION: from %zu bytes aligned to %zu the library built %zu blocks of %zu bytes, not the "
+                "%zu blocks of %zu that --blocks %zu --block-size %zu --alignment %zu ask for\n",
+                bytes, unit, nblocks, am_onesize_get_block_size(&pool), opt.blocks, bsize, opt.blocks,
+                opt.block_size, opt.alignment);
+        exit(1);
+    }
     batch = opt.cache ? (opt.cache / 2 ? opt.cache / 2 : 1) : 1;
-    first_block = ((uintptr_t)pool_mem + align - 1) & ~(uintptr_t)(align - 1);
 }
 
 static void assign_roles(void)
@@ -799,7 +898,9 @@ static void assign_roles(void)
         w->id = i + 1;
         w->rng = opt.seed ^ mix(i + 1);
         atomic_init(&w->c.ops, 0);
+        atomic_init(&w->c.pairs, 0);
         atomic_init(&w->done, false);
+        atomic_init(&w->ended, false);
         if (!mixed)
             w->role = opt.pattern;
         else if (i == opt.threads)
@@ -823,6 +924,30 @@ static void assign_roles(void)
         workers[nworkers - 1].role = P_LIFO;
 }
 
+/* Only records the signal: everything else happens on the main thread,
+ * outside the handler. SA_RESETHAND makes a second signal of the same kind
+ * kill the process at once; the main thread restores the default action for
+ * both as soon as it has seen the first. */
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    sa.sa_flags = SA_RESETHAND;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
+        fprintf(stderr, "amonesize-stress: sigaction: %s\n", strerror(errno));
+        exit(1);
+    }
+}
+
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -832,9 +957,61 @@ static void on_alarm(int sig)
     _exit(1);
 }
 
+static double cpu_s(const struct timespec *ts)
+{
+    return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+}
+
+/* Called by the main thread about every 10 ms while the run goes on. A
+ * worker made no progress if it spent STALL_CPU_S of its own CPU time since
+ * it last completed an allocate+free pair (or since it started). Returns
+ * true when one did: the run is then stopped, its verdict already known. */
+static bool watch_progress(double run_time)
+{
+    bool stalled = false;
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct worker *w = &workers[i];
+        struct timespec ts;
+        if (w->role == ROLE_DIAG || !w->watch.have_clock || w->watch.stalled || atomic_load(&w->ended))
+            continue;
+        const uint64_t pairs = atomic_load_explicit(&w->c.pairs, memory_order_relaxed);
+        if (clock_gettime(w->watch.clock, &ts) != 0)
+            continue; /* it has just ended */
+        if (pairs != w->watch.pairs) {
+            w->watch.pairs = pairs;
+            w->watch.cpu = cpu_s(&ts);
+            w->watch.time = run_time;
+        } else if (cpu_s(&ts) - w->watch.cpu >= STALL_CPU_S) {
+            w->watch.stalled = stalled = true;
+            w->watch.stall_cpu = cpu_s(&ts) - w->watch.cpu;
+            w->watch.stall_at = run_time;
+            w->watch.stall_pairs = pairs;
+            w->watch.stall_nfree = am_onesize_get_nfree(&pool);
+            w->watch.stall_held = (size_t)(atomic_load(&model) / MODEL_HELD);
+        }
+    }
+    return stalled;
+}
+
 static void final_checks(struct worker *main_w, size_t *visited_end, struct am_onesize_stats *st)
 {
     reconcile(main_w);
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct worker *w = &workers[i];
+        if (!w->watch.stalled)
+            continue;
+        violation(
+            w, NULL,
+            "no progress: %scompleted no allocate+free pair in %.2f s of its CPU time (run time %.2f to "
+            "%.2f s), after %" PRIu64 " completed; %" PRIu64 " failed allocations in all; then %zu of "
+            "%zu blocks were free and the threads held %zu (in hand, in rings or cached)%s",
+            w->role != P_HANDOFF ? ""
+            : w->give != NULL    ? "as a producer, "
+                                 : "as a consumer, ",
+            w->watch.stall_cpu, w->watch.time, w->watch.stall_at, w->watch.stall_pairs, w->c.failed,
+            w->watch.stall_nfree, nblocks, w->watch.stall_held,
+            opt.hoard ? "; --hoard: no thread was asked to flush its cache" : "");
+    }
     for (unsigned i = 0; i < nworkers; i++)
         if (workers[i].held != 0)
             violation(main_w, NULL, "thread %u still holds %zu blocks at the end", i + 1, workers[i].held);
@@ -858,6 +1035,7 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
 int main(int argc, char **argv)
 {
     parse_options(argc, argv);
+    catch_stop_signals();
     make_pool();
     assign_roles();
     const bool tty = isatty(STDERR_FILENO) && !opt.quiet && !opt.json;
@@ -878,19 +1056,38 @@ int main(int argc, char **argv)
 
     signal(SIGALRM, on_alarm);
     alarm((unsigned)(opt.ops ? 600 : opt.seconds * 3 + 60));
+    /* Workers inherit a mask that blocks SIGINT and SIGTERM: the handler then
+     * always runs on this thread, and no worker's system call is cut short. */
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     const double t0 = now_s();
     for (unsigned i = 0; i < nworkers; i++)
         if (pthread_create(&workers[i].thread, NULL, thread_main, &workers[i]) != 0) {
             fprintf(stderr, "amonesize-stress: pthread_create failed\n");
             return 1;
         }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+    for (unsigned i = 0; i < nworkers; i++) /* without a clock a thread is not watched */
+        workers[i].watch.have_clock = pthread_getcpuclockid(workers[i].thread, &workers[i].watch.clock) == 0;
+    int interrupted = 0; /* the signal that ended the run early, if any */
     /* main thread: progress, and the clock */
     double next = t0 + 1;
     uint64_t last_ops = 0;
     const unsigned nbusy = nworkers - (opt.pattern == P_MIXED ? 1 : 0);
     for (;;) {
         const double t = now_s();
-        if ((opt.ops == 0 && t - t0 >= opt.seconds) || atomic_load(&finished) == nbusy) {
+        if (stop_signal != 0) {
+            interrupted = stop_signal;
+            signal(SIGINT, SIG_DFL); /* a second signal of either kind kills */
+            signal(SIGTERM, SIG_DFL);
+            atomic_store(&stop, true);
+            break;
+        }
+        if ((opt.ops == 0 && t - t0 >= opt.seconds) || atomic_load(&finished) == nbusy ||
+            watch_progress(t - t0)) {
             atomic_store(&stop, true);
             break;
         }
@@ -934,16 +1131,18 @@ int main(int argc, char **argv)
     for (int k = 0; k < P_COUNT; k++)
         ops += per[k].ops, failed += per[k].failed;
     const bool ok = violations == 0;
+    const char *signame = interrupted == SIGINT ? "SIGINT" : "SIGTERM";
 
     if (opt.json) {
-        printf("{\"version\": \"%s\", \"seed\": %" PRIu64 ", \"threads\": %u, \"pattern\": \"%s\", "
-               "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"seconds\": %.3f, "
+        printf("{\"version\": \"%s\", \"seed\": \"%" PRIu64 "\", \"threads\": %u, \"pattern\": \"%s\", "
+               "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"alignment\": %zu, "
+               "\"seconds\": %.3f, "
                "\"patterns\": {",
                AM_ONESIZE_VERSION, opt.seed, opt.threads, pattern_names[opt.pattern],
                opt.broken_lock ? "broken"
                : opt.spin      ? "spin"
                                : "mutex",
-               opt.cache, nblocks, bsize, elapsed);
+               opt.cache, nblocks, bsize, unit, elapsed);
         bool first = true;
         for (int k = 0; k < P_COUNT; k++) {
             if (per[k].ops == 0)
@@ -957,10 +1156,14 @@ int main(int argc, char **argv)
         printf("}, \"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
                ", \"violations\": %" PRIu64 "}, \"reconciles\": %" PRIu64 ", \"nblocks\": %zu, "
                "\"nfree_end\": %zu, \"nfree_min\": %zu, \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
-               ", \"iterated_at_end\": %zu, \"ok\": %s}\n",
+               ", \"iterated_at_end\": %zu, \"interrupted\": %s%s%s, \"ok\": %s}\n",
                ops, (double)ops / elapsed, failed, violations, reconciles, nblocks, st.nfree, st.nfree_min,
-               st.allocations, st.frees, visited_end, ok ? "true" : "false");
+               st.allocations, st.frees, visited_end, interrupted ? "\"" : "", interrupted ? signame : "null",
+               interrupted ? "\"" : "", ok ? "true" : "false");
     } else if (!opt.quiet) {
+        if (interrupted)
+            printf("\ninterrupted by %s after %.3f s: the threads stopped, what ran is verified below\n",
+                   signame, elapsed);
         printf("\n%-10s %14s %12s %14s %11s\n", "pattern", "operations", "M ops/s", "failed allocs",
                "violations");
         for (int k = 0; k < P_COUNT; k++)
@@ -977,7 +1180,7 @@ int main(int argc, char **argv)
         printf("%s\n", ok ? "PASS: no violation" : "FAIL: violations seen (details above)");
     }
     am_onesize_dtor(&pool);
-    munmap(pool_mem, pool_bytes);
+    munmap(map_mem, map_bytes);
     free(workers);
     return ok ? 0 : 1;
 }
