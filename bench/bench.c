@@ -10,7 +10,8 @@
  * (mi_malloc, mallocx, tc_malloc); the glibc row calls malloc and free. At
  * start-up dladdr() finds the file behind every function each row calls, and
  * a row whose functions are not in the file it names is refused: never
- * measured, never printed.
+ * measured, never printed. --standalone and --crosscheck compare each
+ * competitor with a minimal loop in a fresh process that loads nothing else.
  *
  * Every allocator's loops are generated from its own allocate/free
  * expressions. The benchmark checks its own work: every block returned is
@@ -141,12 +142,20 @@ static void load_competitor(struct competitor *c)
     c->loaded = true; /* never closed: its blocks and threads' heaps outlive every case */
 }
 
+static struct competitor *competitor_named(const char *name)
+{
+    for (size_t i = 0; i < NCOMPETITORS; i++)
+        if (strcmp(competitors[i].name, name) == 0)
+            return &competitors[i];
+    return NULL;
+}
+
 /* jemalloc's thread-local storage uses the initial-exec model (2.6 KB), which
  * dlopen() can only place in the surplus glibc reserves at start-up: 512
  * bytes unless the glibc.rtld.optional_static_tls tunable says otherwise.
  * So the benchmark executes itself again, once, with a larger surplus. The
- * marker variable stops a second round and lets the children of --callgrind,
- * which inherit both, start directly. Not under Valgrind:
+ * marker variable stops a second round and lets the children of --callgrind
+ * and --standalone, which inherit both, start directly. Not under Valgrind:
  * the new image would run outside it. If this fails, jemalloc is "not found"
  * with dlopen()'s reason. */
 static void reserve_static_tls(char **argv)
@@ -1006,6 +1015,8 @@ static void run_scale(void)
 
 /* ---- child processes ----------------------------------------------------- */
 
+enum { EXIT_NOT_FOUND = 3 }; /* a child's competitor could not be loaded */
+
 /* Runs argv in a child process, its standard output collected in out (NUL
  * terminated, cut at outlen - 1 bytes); its standard error is ours. Returns
  * its exit status, or -1 if it could not run or was killed. */
@@ -1066,7 +1077,7 @@ static void empty_loop(size_t iters)
 }
 
 /* Instructions callgrind counts in one child: this executable run again with
- * mode (--callgrind-case) and name, instrumentation
+ * mode (--callgrind-case or --standalone-child) and name, instrumentation
  * and collection on only between the client requests around its measured
  * loop. Valgrind's own messages go to /dev/null; the child's stderr is ours.
  * -1 if it failed; *status is its exit status. */
@@ -1162,6 +1173,244 @@ static int callgrind_case(const char *name, size_t iters)
     return (a != NULL || strcmp(name, "empty") == 0) && failures == 0 ? 0 : 1;
 }
 
+/* ---- the standalone loop ------------------------------------------------- */
+
+/* The cross-check of the generated loops: a minimal loop written out by hand
+ * (allocate 64 bytes, write one byte, free) in a fresh process, this
+ * executable run again with --standalone-child, that loads no allocator but
+ * the one named. Warmed up like the benchmark's callgrind loop; timing and
+ * collection on the measured loop only. */
+static const char *const standalone_names[] = {"glibc", "mimalloc", "jemalloc", "tcmalloc", "onesize"};
+#define NSTANDALONE (sizeof standalone_names / sizeof standalone_names[0])
+
+static bool is_standalone_name(const char *name)
+{
+    for (size_t i = 0; i < NSTANDALONE; i++)
+        if (strcmp(standalone_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+#define STANDALONE_LOOP(PREP, ALLOC, FREE)                                                                   \
+    do {                                                                                                     \
+        PREP;                                                                                                \
+        for (size_t i = 0; i < 1000; i++) {                                                                  \
+            unsigned char *p = ALLOC;                                                                        \
+            p[0] = (unsigned char)i;                                                                         \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        for (int r = 0; r < reps; r++) {                                                                     \
+            const double t0 = now_ns();                                                                      \
+            CALLGRIND_START_INSTRUMENTATION;                                                                 \
+            CALLGRIND_TOGGLE_COLLECT;                                                                        \
+            for (size_t i = 0; i < iters; i++) {                                                             \
+                unsigned char *p = ALLOC;                                                                    \
+                p[0] = (unsigned char)i;                                                                     \
+                ESCAPE(p);                                                                                   \
+                FREE;                                                                                        \
+            }                                                                                                \
+            CALLGRIND_TOGGLE_COLLECT;                                                                        \
+            CALLGRIND_STOP_INSTRUMENTATION;                                                                  \
+            printf("%.4f\n", (now_ns() - t0) / (double)iters);                                               \
+        }                                                                                                    \
+    } while (0)
+
+/* Prints ns per pair, one line per repetition; EXIT_NOT_FOUND (and why, on
+ * stdout) if the allocator cannot be loaded, 1 if its row is refused. */
+static int standalone_child(const char *name, size_t iters, int reps)
+{
+    static unsigned char bytes[2];
+    if (strcmp(name, "empty") == 0) {
+        STANDALONE_LOOP(NO_FNS, bytes + (i & 1), (void)p);
+        return 0;
+    }
+    struct competitor *comp = competitor_named(name);
+    if (comp != NULL) {
+        load_competitor(comp);
+        if (!comp->loaded) {
+            printf("%s\n", comp->why);
+            return EXIT_NOT_FOUND;
+        }
+    }
+    const struct allocator *a = allocator_named(name);
+    if (a == NULL || !is_standalone_name(name))
+        return 2;
+    if (verify_row((size_t)(a - allocators), true) != ROW_OK)
+        return 1;
+    if (strcmp(name, "glibc") == 0) {
+        STANDALONE_LOOP(NO_FNS, malloc(64), free(p));
+    } else if (strcmp(name, "mimalloc") == 0) {
+        STANDALONE_LOOP(MIMALLOC_FNS, alloc_fn(64), free_fn(p));
+    } else if (strcmp(name, "jemalloc") == 0) {
+        STANDALONE_LOOP(JEMALLOC_FNS, alloc_fn(64, 0), free_fn(p, 0));
+    } else if (strcmp(name, "tcmalloc") == 0) {
+        STANDALONE_LOOP(TCMALLOC_FNS, alloc_fn(64), free_fn(p));
+    } else {
+        static alignas(64) unsigned char mem[64 * 64 + 64];
+        static struct am_onesize pool;
+        const struct am_onesize_cfg c = {.pool = {mem, sizeof mem}, .block_size = 64, .alignment = 16};
+        if (am_onesize_ctor(&pool, &c) != 0)
+            return 1;
+        STANDALONE_LOOP(NO_FNS, am_onesize_allocate(&pool, 64), am_onesize_free(&pool, p));
+        am_onesize_dtor(&pool);
+    }
+    return 0;
+}
+
+/* Median ns per pair of the standalone loop: 0 and why when not found, -1 if
+ * it failed. */
+static double standalone_ns(const char *name, size_t iters, int reps, char *why, size_t whylen)
+{
+    char itersarg[32], repsarg[16], out[4096];
+    snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    snprintf(repsarg, sizeof repsarg, "%d", reps);
+    char *argv[] = {
+        self_path, "--standalone-child", (char *)name, "--iterations", itersarg, "--reps", repsarg, NULL};
+    const int status = run_child(argv, out, sizeof out);
+    if (status == EXIT_NOT_FOUND) {
+        size_t n = strcspn(out, "\n");
+        n = n < whylen ? n : whylen - 1;
+        memcpy(why, out, n);
+        why[n] = '\0';
+        return 0;
+    }
+    struct result r = {.n = 0};
+    for (char *s = out; status == 0 && *s != '\0' && r.n < MAX_REPS;
+         s += strcspn(s, "\n") + (s[strcspn(s, "\n")] != '\0'))
+        r.v[r.n++] = strtod(s, NULL);
+    if (status != 0 || r.n == 0)
+        return -1;
+    double lo, hi;
+    return median(&r, &lo, &hi);
+}
+
+/* Instructions per pair of the standalone loop, net of the standalone empty
+ * loop; 0 when not found, -1 if it failed. */
+static double standalone_instr(const char *name, size_t iters, long long empty)
+{
+    int status;
+    const long long n = callgrind_count("--standalone-child", name, iters, &status);
+    if (status == EXIT_NOT_FOUND)
+        return 0;
+    return n < 0 ? -1 : (double)(n - empty) / (double)iters;
+}
+
+static int run_standalone(const char *name, bool callgrind, size_t iters)
+{
+    char why[256] = "";
+    if (callgrind) {
+        int status;
+        const long long empty = callgrind_count("--standalone-child", "empty", iters, &status);
+        if (empty < 0) {
+            fprintf(stderr,
+                    "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
+            return 1;
+        }
+        const double v = standalone_instr(name, iters, empty);
+        if (v == 0) {
+            printf("standalone %s: not found\n", name);
+            return 0;
+        }
+        if (v < 0)
+            return 1;
+        printf(
+            "standalone %s: %.1f instructions per allocate+free pair (callgrind, %zu pairs, the loop's own "
+            "%.2f per iteration subtracted)\n",
+            name, v, iters, (double)empty / (double)iters);
+        return 0;
+    }
+    const int reps = cfg.reps != 0 ? cfg.reps : 5;
+    const double v = standalone_ns(name, iters, reps, why, sizeof why);
+    if (v == 0) {
+        printf("standalone %s: not found: %s\n", name, why);
+        return 0;
+    }
+    if (v < 0)
+        return 1;
+    printf("standalone %s: %.2f ns per allocate+free pair (median of %d, %zu pairs each, in a fresh process "
+           "that loads no other allocator)\n",
+           name, v, reps, iters);
+    return 0;
+}
+
+/* The benchmark's own lifo loop, timed in this process (every competitor
+ * loaded), 64-byte blocks: median ns per pair. */
+static double bench_lifo_ns(const struct allocator *a, size_t iters, int reps)
+{
+    struct result r = {.n = 0};
+    cur_size = 64;
+    pools_make(64, 4 * BURST);
+    bare_make(64, 4 * BURST);
+    while (r.n < reps)
+        r.v[r.n++] = a->lifo(iters);
+    pools_drop();
+    bare_drop();
+    double lo, hi;
+    return median(&r, &lo, &hi);
+}
+
+/* --crosscheck: for each competitor, the benchmark's lifo loop against the
+ * standalone loop, in instructions (the deterministic figure, flagged when
+ * more than 20% apart) and in time. Nonzero if a row is flagged or refused. */
+static int run_crosscheck(void)
+{
+    const size_t iters = 100000, titers = 2000000;
+    const int reps = 5;
+    int status, flagged = 0;
+    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, &status);
+    const long long sempty = callgrind_count("--standalone-child", "empty", iters, &status);
+    if (bempty < 0 || sempty < 0) {
+        fprintf(stderr,
+                "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
+        return 1;
+    }
+    printf("cross-check, single-thread lifo, 64-byte blocks: the benchmark's loop (every competitor loaded)\n"
+           "against a minimal loop of its own in a fresh process that loads no other allocator.\n"
+           "Instructions per allocate+free pair under callgrind (%zu pairs), each loop's own subtracted\n"
+           "(benchmark %.2f, standalone %.2f per iteration); ns per pair, median of %d x %zu pairs.\n\n",
+           iters, (double)bempty / (double)iters, (double)sempty / (double)iters, reps, titers);
+    printf("  %-10s %10s %10s %7s   %10s %10s %7s\n", "", "bench", "standalone", "", "bench", "standalone",
+           "");
+    printf("  %-10s %10s %10s %7s   %10s %10s %7s\n", "allocator", "instr", "instr", "ratio", "ns", "ns",
+           "ratio");
+    for (size_t k = 0; k < NSTANDALONE; k++) {
+        const char *name = standalone_names[k];
+        const struct allocator *a = allocator_named(name);
+        const enum row_state st = row_state[a - allocators];
+        if (st != ROW_OK) {
+            const struct competitor *comp = competitor_named(name);
+            if (st == ROW_REFUSED)
+                flagged++;
+            printf("  %-10s %s%s\n", name, st == ROW_REFUSED ? "REFUSED (see stderr)" : "not found: ",
+                   st == ROW_REFUSED || comp == NULL ? "" : comp->why);
+            continue;
+        }
+        const long long b = callgrind_count("--callgrind-case", name, iters, &status);
+        const double bi = b < 0 ? -1 : (double)(b - bempty) / (double)iters;
+        const double si = standalone_instr(name, iters, sempty);
+        char why[256] = "";
+        const double bn = bench_lifo_ns(a, titers, reps),
+                     sn = standalone_ns(name, titers, reps, why, sizeof why);
+        if (bi < 0 || si <= 0 || sn <= 0) {
+            printf("  %-10s failed (bench %.1f, standalone %.1f instructions; %s)\n", name, bi, si, why);
+            flagged++;
+            continue;
+        }
+        const double dev = (bi - si) / si;
+        const bool off = dev > 0.2 || dev < -0.2;
+        flagged += off;
+        printf("  %-10s %10.1f %10.1f %6.2fx   %10.2f %10.2f %6.2fx%s\n", name, bi, si, bi / si, bn, sn,
+               bn / sn, off ? "   <- instructions more than 20% apart" : "");
+        fflush(stdout);
+    }
+    if (failures != 0)
+        flagged++;
+    printf("\n%s\n", flagged ? "cross-check FAILED: see the rows marked above"
+                             : "cross-check passed: every available competitor within 20% in instructions");
+    return flagged ? 1 : 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 /* Whether --filter names this allocator in full, as its allocator field
@@ -1181,7 +1430,7 @@ static bool filter_names(const char *alloc)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
-               "                       [--callgrind] [--list]\n"
+               "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck]\n"
                "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
                "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
                "  --threads N   threads for 'contended' (default: online CPUs)\n"
@@ -1191,13 +1440,32 @@ static void usage(FILE *f)
                "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
                "  --list        every row, each function it calls and the file that resolves to;\n"
                "                exit status 1 if a row that could be loaded is refused\n"
+               "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
+               "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
+               "                --callgrind instructions per pair\n"
+               "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
+               "                --standalone; exit status 1 if any differ by more than 20%%\n"
                "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
                "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_QUICK = 256, O_REPS, O_THREADS, O_FILTER, O_CSV, O_CALLGRIND, O_CASE, O_ITERS, O_LIST, O_HELP };
+    enum {
+        O_QUICK = 256,
+        O_REPS,
+        O_THREADS,
+        O_FILTER,
+        O_CSV,
+        O_CALLGRIND,
+        O_CASE,
+        O_ITERS,
+        O_LIST,
+        O_STANDALONE,
+        O_STANDALONE_CHILD,
+        O_CROSSCHECK,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, O_QUICK},
         {"reps", required_argument, NULL, O_REPS},
@@ -1208,6 +1476,9 @@ int main(int argc, char **argv)
         {"callgrind-case", required_argument, NULL, O_CASE},
         {"iterations", required_argument, NULL, O_ITERS},
         {"list", no_argument, NULL, O_LIST},
+        {"standalone", required_argument, NULL, O_STANDALONE},
+        {"standalone-child", required_argument, NULL, O_STANDALONE_CHILD},
+        {"crosscheck", no_argument, NULL, O_CROSSCHECK},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1215,8 +1486,8 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
     cfg.reps = 0;
-    bool callgrind = false, list = false;
-    const char *one_case = NULL;
+    bool callgrind = false, list = false, crosscheck = false;
+    const char *one_case = NULL, *standalone = NULL, *child = NULL;
     size_t iters = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -1260,6 +1531,19 @@ int main(int argc, char **argv)
         case O_LIST:
             list = true;
             break;
+        case O_STANDALONE:
+        case O_STANDALONE_CHILD:
+            if (!is_standalone_name(optarg) && !(c == O_STANDALONE_CHILD && strcmp(optarg, "empty") == 0)) {
+                fprintf(
+                    stderr,
+                    "amonesize-bench: --standalone takes glibc, mimalloc, jemalloc, tcmalloc or onesize\n");
+                return 2;
+            }
+            *(c == O_STANDALONE ? &standalone : &child) = optarg;
+            break;
+        case O_CROSSCHECK:
+            crosscheck = true;
+            break;
         case O_HELP:
             usage(stdout);
             return 0;
@@ -1273,6 +1557,11 @@ int main(int argc, char **argv)
         return 2;
     }
     find_self();
+    /* Children that must load nothing else come first. */
+    if (child != NULL)
+        return standalone_child(child, iters != 0 ? iters : 100000, cfg.reps != 0 ? cfg.reps : 1);
+    if (standalone != NULL)
+        return run_standalone(standalone, callgrind, iters != 0 ? iters : callgrind ? 100000 : 2000000);
     for (size_t i = 0; i < NCOMPETITORS; i++)
         load_competitor(&competitors[i]);
     verify_rows(one_case == NULL);
@@ -1306,6 +1595,8 @@ int main(int argc, char **argv)
     if (list)
         return list_rows();
     fflush(stdout);
+    if (crosscheck)
+        return run_crosscheck();
     if (callgrind) {
         const int r = run_callgrind();
         return r != 0 ? r : refused_named ? 1 : 0;
