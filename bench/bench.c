@@ -2,15 +2,26 @@
  * side by side in one process, interleaved (A B C A B C ...) so that machine
  * drift hits all alike; medians of repetitions with min-max.
  *
+ * Each row measures what it names. No third-party allocator is linked in:
+ * Debian's mimalloc, jemalloc and tcmalloc export malloc and free (mimalloc
+ * and tcmalloc even __libc_malloc), so linking one replaces glibc's for the
+ * whole process. Each is loaded with dlopen(RTLD_LOCAL), which keeps its
+ * symbols out of the global scope, and called through its own entry points
+ * (mi_malloc, jemalloc's own malloc, tc_malloc); the glibc row calls malloc
+ * and free. At start-up dladdr() finds the file behind every function each
+ * row calls, and a row whose functions are not in the file it names is
+ * refused: never measured, never printed. --standalone and --crosscheck compare each
+ * competitor with a minimal loop in a fresh process that loads nothing else.
+ *
  * Every allocator's loops are generated from its own allocate/free
- * expressions (no indirect calls in the measured loops). glibc is called as
- * __libc_malloc/__libc_free, since linking jemalloc or tcmalloc interposes
- * malloc itself. The benchmark checks its own work: every block returned is
+ * expressions. The benchmark checks its own work: every block returned is
  * written and must come back, pools must end full. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdalign.h>
@@ -35,20 +46,8 @@
 #define CALLGRIND_START_INSTRUMENTATION
 #define CALLGRIND_STOP_INSTRUMENTATION
 #define CALLGRIND_TOGGLE_COLLECT
+#define RUNNING_ON_VALGRIND 0
 #endif
-#if defined(HAVE_MIMALLOC)
-#include <mimalloc.h>
-#endif
-#if defined(HAVE_JEMALLOC)
-void *mallocx(size_t size, int flags);
-void dallocx(void *ptr, int flags);
-#endif
-#if defined(HAVE_TCMALLOC)
-void *tc_malloc(size_t size);
-void tc_free(void *ptr);
-#endif
-void *__libc_malloc(size_t size);
-void __libc_free(void *ptr);
 
 #define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
@@ -76,6 +75,110 @@ static double now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* ---- the competitors, loaded privately ---------------------------------- */
+
+/* The files each row's functions must come from: names separated by '|', a
+ * trailing '*' for any version. */
+#if defined(__GLIBC__)
+#define LIBC_SO    "libc.so.6"
+#define PTHREAD_SO "libc.so.6|libpthread.so.0" /* glibc before 2.34 kept it apart */
+#else
+#define LIBC_SO    "libc.so|libc.musl-*|ld-musl-*"
+#define PTHREAD_SO LIBC_SO
+#endif
+#define ONESIZE_SO  "libamonesize.so.*"
+#define MIMALLOC_SO "libmimalloc.so.2"
+#define JEMALLOC_SO "libjemalloc.so.2"
+#define TCMALLOC_SO "libtcmalloc_minimal.so.4"
+#define SELF_EXE    NULL /* this executable */
+
+/* Their entry points, from dlsym(); NULL while not loaded. jemalloc's are its
+ * malloc and free, looked up in its own handle (dlsym() searches the library
+ * before its dependencies; the start-up check confirms where they are):
+ * jemalloc 5.3's mallocx and dallocx skip the fast paths its malloc and free
+ * take (186 against 68 instructions per lifo pair here), and programs that
+ * use jemalloc call malloc and free. */
+static void *(*mi_malloc_fn)(size_t);
+static void (*mi_free_fn)(void *);
+static void *(*je_malloc_fn)(size_t);
+static void (*je_free_fn)(void *);
+static void *(*tc_malloc_fn)(size_t);
+static void (*tc_free_fn)(void *);
+
+static struct competitor {
+    const char *name, *soname, *alloc_sym, *free_sym;
+    void *alloc_slot, *free_slot; /* the function pointers above, set from dlsym() */
+    bool loaded;
+    char why[256]; /* why not, when not loaded */
+} competitors[] = {
+    {"mimalloc", MIMALLOC_SO, "mi_malloc", "mi_free", &mi_malloc_fn, &mi_free_fn, false, ""},
+    {"jemalloc", JEMALLOC_SO, "malloc", "free", &je_malloc_fn, &je_free_fn, false, ""},
+    {"tcmalloc", TCMALLOC_SO, "tc_malloc", "tc_free", &tc_malloc_fn, &tc_free_fn, false, ""},
+};
+#define NCOMPETITORS (sizeof competitors / sizeof competitors[0])
+
+/* dlsym() returns a void * and the slot holds a function pointer: POSIX
+ * makes the two interchangeable, ISO C has no conversion, memcpy does it. */
+_Static_assert(sizeof(void *) == sizeof(void (*)(void)), "function and object pointers differ in size");
+
+/* RTLD_LOCAL: the library's malloc and free stay out of the global scope, so
+ * the rest of the process (glibc's row included) never binds to them. A
+ * library that cannot be loaded is "not found", not an error. */
+static void load_competitor(struct competitor *c)
+{
+    if (c->loaded)
+        return;
+    void *h = dlopen(c->soname, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        const char *e = dlerror();
+        snprintf(c->why, sizeof c->why, "%s", e != NULL ? e : c->soname);
+        return;
+    }
+    void *a = dlsym(h, c->alloc_sym), *f = dlsym(h, c->free_sym);
+    if (a == NULL || f == NULL) {
+        snprintf(c->why, sizeof c->why, "%s has no %s", c->soname, a == NULL ? c->alloc_sym : c->free_sym);
+        dlclose(h);
+        return;
+    }
+    memcpy(c->alloc_slot, &a, sizeof a);
+    memcpy(c->free_slot, &f, sizeof f);
+    c->loaded = true; /* never closed: its blocks and threads' heaps outlive every case */
+}
+
+static struct competitor *competitor_named(const char *name)
+{
+    for (size_t i = 0; i < NCOMPETITORS; i++)
+        if (strcmp(competitors[i].name, name) == 0)
+            return &competitors[i];
+    return NULL;
+}
+
+/* jemalloc's thread-local storage uses the initial-exec model (2.6 KB), which
+ * dlopen() can only place in the surplus glibc reserves at start-up: 512
+ * bytes unless the glibc.rtld.optional_static_tls tunable says otherwise.
+ * So the benchmark executes itself again, once, with a larger surplus. The
+ * marker variable stops a second round and lets the children of --callgrind
+ * and --standalone, which inherit both, start directly. Not under Valgrind:
+ * the new image would run outside it. If this fails, jemalloc is "not found"
+ * with dlopen()'s reason. */
+static void reserve_static_tls(char **argv)
+{
+    static const char tunable[] = "glibc.rtld.optional_static_tls=16384";
+    if (getenv("AMONESIZE_BENCH_TLS") != NULL || RUNNING_ON_VALGRIND)
+        return;
+    setenv("AMONESIZE_BENCH_TLS", "1", 1);
+    const char *old = getenv("GLIBC_TUNABLES");
+    if (old != NULL && strstr(old, "optional_static_tls") != NULL)
+        return; /* the user's choice */
+    char buf[1024];
+    const int n =
+        snprintf(buf, sizeof buf, "%s%s%s", old != NULL ? old : "", old != NULL && *old ? ":" : "", tunable);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        return;
+    setenv("GLIBC_TUNABLES", buf, 1);
+    execv("/proc/self/exe", argv);
 }
 
 /* ---- onesize pools ------------------------------------------------------ */
@@ -255,34 +358,73 @@ static inline void *floor_alloc(void)
 
 static size_t cur_size; /* the request size of the case being run */
 
-/* Each allocator: name, thread-safe, allocate expression, free statement. */
-#define ALLOCATORS(X)                                                                                        \
-    X(onesize, 0, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p))                   \
-    X(onesize_cache, 1, am_onesize_cache_allocate(&tl_cache, cur_size), am_onesize_cache_free(&tl_cache, p)) \
-    X(onesize_mutex, 1, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p))             \
-    X(onesize_spin, 1, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p))                \
-    X(bare_list, 0, bare_alloc(), bare_free(p))                                                              \
-    X(bare_list_mutex, 1, bare_mutex_alloc(), bare_mutex_free(p))                                            \
-    X(bare_list_callbacks, 1, bare_cb_alloc(), bare_cb_free(p))                                              \
-    X(glibc, 1, __libc_malloc(cur_size), __libc_free(p))                                                     \
-    X(none, 1, floor_alloc(), (void)p)                                                                       \
-    X_MIMALLOC(X) X_JEMALLOC(X) X_TCMALLOC(X)
+/* The third-party allocators are called through their dlsym() pointer,
+ * copied into a const local before the loop: one indirect call through a
+ * register, which is what the call to a linked allocator costs too (a call to
+ * its PLT entry, which jumps through the GOT). */
+#define MIMALLOC_FNS                                                                                         \
+    void *(*const alloc_fn)(size_t) = mi_malloc_fn;                                                          \
+    void (*const free_fn)(void *) = mi_free_fn;                                                              \
+    (void)alloc_fn;                                                                                          \
+    (void)free_fn
+#define JEMALLOC_FNS                                                                                         \
+    void *(*const alloc_fn)(size_t) = je_malloc_fn;                                                          \
+    void (*const free_fn)(void *) = je_free_fn;                                                              \
+    (void)alloc_fn;                                                                                          \
+    (void)free_fn
+#define TCMALLOC_FNS                                                                                         \
+    void *(*const alloc_fn)(size_t) = tc_malloc_fn;                                                          \
+    void (*const free_fn)(void *) = tc_free_fn;                                                              \
+    (void)alloc_fn;                                                                                          \
+    (void)free_fn
+#define NO_FNS (void)0
 
-#if defined(HAVE_MIMALLOC)
-#define X_MIMALLOC(X) X(mimalloc, 1, mi_malloc(cur_size), mi_free(p))
+/* What each row calls, for the start-up check: FN for a function called by
+ * name, PTR for one called through a pointer; each with the file it must
+ * come from. The inline fast paths run in this executable: what they call
+ * out of line must be the library's. */
+#if AM_ONESIZE_HAS_INLINE
+#define ONESIZE_CALLS FN(am_onesize_impl_allocate, ONESIZE_SO) FN(am_onesize_impl_free, ONESIZE_SO)
+#define LOCKED_CALLS                                                                                         \
+    ONESIZE_CALLS FN(am_onesize_impl_allocate_locked, ONESIZE_SO) FN(am_onesize_impl_free_locked, ONESIZE_SO)
+#define CACHE_CALLS FN(am_onesize_impl_cache_allocate, ONESIZE_SO) FN(am_onesize_impl_cache_free, ONESIZE_SO)
 #else
-#define X_MIMALLOC(X)
+#define ONESIZE_CALLS FN(am_onesize_allocate, ONESIZE_SO) FN(am_onesize_free, ONESIZE_SO)
+#define LOCKED_CALLS  ONESIZE_CALLS
+#define CACHE_CALLS   FN(am_onesize_cache_allocate, ONESIZE_SO) FN(am_onesize_cache_free, ONESIZE_SO)
 #endif
-#if defined(HAVE_JEMALLOC)
-#define X_JEMALLOC(X) X(jemalloc, 1, mallocx(cur_size, 0), dallocx(p, 0))
-#else
-#define X_JEMALLOC(X)
-#endif
-#if defined(HAVE_TCMALLOC)
-#define X_TCMALLOC(X) X(tcmalloc, 1, tc_malloc(cur_size), tc_free(p))
-#else
-#define X_TCMALLOC(X)
-#endif
+/* The callbacks am_onesize_pthread_set_crit() installs, as pools_make() uses it. */
+static struct am_onesize_cfg adapter_cfg;
+#define ADAPTER_CALLS                                                                                        \
+    PTR("crit_enter (pthread adapter)", adapter_cfg.crit_enter, ONESIZE_SO)                                  \
+    PTR("crit_exit (pthread adapter)", adapter_cfg.crit_exit, ONESIZE_SO)
+
+/* Each allocator: name, thread-safe, local declarations, allocate
+ * expression, free statement, the functions it calls. */
+#define ALLOCATORS(X)                                                                                        \
+    X(onesize, 0, NO_FNS, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p),           \
+      ONESIZE_CALLS)                                                                                         \
+    X(onesize_cache, 1, NO_FNS, am_onesize_cache_allocate(&tl_cache, cur_size),                              \
+      am_onesize_cache_free(&tl_cache, p), CACHE_CALLS)                                                      \
+    X(onesize_mutex, 1, NO_FNS, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p),     \
+      LOCKED_CALLS ADAPTER_CALLS)                                                                            \
+    X(onesize_spin, 1, NO_FNS, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p),        \
+      LOCKED_CALLS FN(spin_enter, SELF_EXE) FN(spin_exit, SELF_EXE))                                         \
+    X(bare_list, 0, NO_FNS, bare_alloc(), bare_free(p), )                                                    \
+    X(bare_list_mutex, 1, NO_FNS, bare_mutex_alloc(), bare_mutex_free(p),                                    \
+      FN(pthread_mutex_lock, PTHREAD_SO) FN(pthread_mutex_unlock, PTHREAD_SO))                               \
+    X(bare_list_callbacks, 1, NO_FNS, bare_cb_alloc(), bare_cb_free(p),                                      \
+      PTR("bare_enter (pthread adapter)", bare_enter, ONESIZE_SO)                                            \
+          PTR("bare_exit (pthread adapter)", bare_exit, ONESIZE_SO))                                         \
+    X(glibc, 1, NO_FNS, malloc(cur_size), free(p), FN(malloc, LIBC_SO) FN(free, LIBC_SO))                    \
+    X(none, 1, NO_FNS, floor_alloc(), (void)p, )                                                             \
+    X(mimalloc, 1, MIMALLOC_FNS, alloc_fn(cur_size), free_fn(p),                                             \
+      PTR("mi_malloc", mi_malloc_fn, MIMALLOC_SO) PTR("mi_free", mi_free_fn, MIMALLOC_SO))                   \
+    X(jemalloc, 1, JEMALLOC_FNS, alloc_fn(cur_size), free_fn(p),                                             \
+      PTR("malloc (jemalloc's)", je_malloc_fn, JEMALLOC_SO)                                                  \
+          PTR("free (jemalloc's)", je_free_fn, JEMALLOC_SO))                                                 \
+    X(tcmalloc, 1, TCMALLOC_FNS, alloc_fn(cur_size), free_fn(p),                                             \
+      PTR("tc_malloc", tc_malloc_fn, TCMALLOC_SO) PTR("tc_free", tc_free_fn, TCMALLOC_SO))
 
 /* Threaded cases share these. Each thread times itself: with as many
  * threads as cores, the main thread may not run again until they are done. */
@@ -324,9 +466,10 @@ struct ring {
 };
 static struct ring ring;
 
-#define DEFINE_LOOPS(name, safe, ALLOC, FREE)                                                                \
+#define DEFINE_LOOPS(name, safe, PREP, ALLOC, FREE, CALLS)                                                   \
     static double lifo_##name(size_t iters)                                                                  \
     {                                                                                                        \
+        PREP;                                                                                                \
         size_t bad = 0;                                                                                      \
         const double t0 = now_ns();                                                                          \
         for (size_t i = 0; i < iters; i++) {                                                                 \
@@ -342,6 +485,7 @@ static struct ring ring;
     }                                                                                                        \
     static void callgrind_##name(size_t iters)                                                               \
     {                                                                                                        \
+        PREP;                                                                                                \
         for (size_t i = 0; i < 1000; i++) { /* warm up outside the count */                                  \
             unsigned char *p = ALLOC;                                                                        \
             ESCAPE(p);                                                                                       \
@@ -359,6 +503,7 @@ static struct ring ring;
     }                                                                                                        \
     static double burst_##name(size_t rounds, const uint32_t *order)                                         \
     {                                                                                                        \
+        PREP;                                                                                                \
         static unsigned char *held[BURST];                                                                   \
         size_t bad = 0;                                                                                      \
         const double t0 = now_ns();                                                                          \
@@ -381,6 +526,7 @@ static struct ring ring;
     }                                                                                                        \
     static void *contended_thread_##name(void *arg)                                                          \
     {                                                                                                        \
+        PREP;                                                                                                \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
         thread_begin(#name);                                                                                 \
@@ -403,6 +549,7 @@ static struct ring ring;
     }                                                                                                        \
     static void *producer_##name(void *arg)                                                                  \
     {                                                                                                        \
+        PREP;                                                                                                \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
         thread_begin(#name);                                                                                 \
@@ -428,6 +575,7 @@ static struct ring ring;
     }                                                                                                        \
     static void *consumer_##name(void *arg)                                                                  \
     {                                                                                                        \
+        PREP;                                                                                                \
         (void)arg;                                                                                           \
         size_t bad = 0;                                                                                      \
         thread_begin(#name);                                                                                 \
@@ -450,9 +598,46 @@ static struct ring ring;
 
 ALLOCATORS(DEFINE_LOOPS)
 
+/* ---- what each row calls, and where that lives --------------------------- */
+
+/* Any function, for dladdr(): ISO C converts between function pointer types,
+ * and memcpy from there to the void * dladdr() takes. */
+typedef void (*any_fn)(void);
+
+static void *code_addr(any_fn f)
+{
+    void *p;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}
+
+struct call {
+    const char *label; /* the function, as the row calls it */
+    void *addr;        /* where the call goes; NULL while its library is not loaded */
+    const char *file;  /* the file it must be in (see LIBC_SO), SELF_EXE for this executable */
+};
+enum { MAX_CALLS = 8 };
+
+/* A function called by name resolves, in this position-independent executable
+ * (bench/meson.build asks for one), to its address as the process binds it:
+ * the GOT entry the dynamic linker filled, not a PLT stub. Each row's list
+ * ends with an empty entry, so that a row without calls has one too. */
+#define FN(f, where)         {#f, code_addr((any_fn)(f)), where},
+#define PTR(label, f, where) {label, code_addr((any_fn)(f)), where},
+#define DEFINE_CALLS(name, safe, PREP, ALLOC, FREE, CALLS)                                                   \
+    static size_t calls_##name(struct call *c)                                                               \
+    {                                                                                                        \
+        const struct call list[] = {CALLS{NULL, NULL, NULL}};                                                \
+        _Static_assert(sizeof list / sizeof list[0] <= MAX_CALLS + 1, "raise MAX_CALLS");                    \
+        memcpy(c, list, sizeof list);                                                                        \
+        return sizeof list / sizeof list[0] - 1;                                                             \
+    }
+ALLOCATORS(DEFINE_CALLS)
+
 struct allocator {
     const char *name;
     bool thread_safe;
+    size_t (*calls)(struct call *);
     double (*lifo)(size_t);
     void (*callgrind)(size_t);
     double (*burst)(size_t, const uint32_t *);
@@ -461,9 +646,16 @@ struct allocator {
     void *(*consumer)(void *);
 };
 
-#define TABLE_ROW(name, safe, ALLOC, FREE)                                                                   \
-    {#name,           safe,           lifo_##name, callgrind_##name, burst_##name, contended_thread_##name,  \
-     producer_##name, consumer_##name},
+#define TABLE_ROW(name, safe, PREP, ALLOC, FREE, CALLS)                                                      \
+    {#name,                                                                                                  \
+     safe,                                                                                                   \
+     calls_##name,                                                                                           \
+     lifo_##name,                                                                                            \
+     callgrind_##name,                                                                                       \
+     burst_##name,                                                                                           \
+     contended_thread_##name,                                                                                \
+     producer_##name,                                                                                        \
+     consumer_##name},
 static const struct allocator allocators[] = {ALLOCATORS(TABLE_ROW)};
 #define NALLOC (sizeof allocators / sizeof allocators[0])
 
@@ -478,6 +670,139 @@ static const char *display(const char *name)
         if (*c == '_')
             *c = '+';
     return buf;
+}
+
+static const struct allocator *allocator_named(const char *name)
+{
+    for (size_t i = 0; i < NALLOC; i++)
+        if (strcmp(allocators[i].name, name) == 0)
+            return &allocators[i];
+    return NULL;
+}
+
+/* ---- verifying each row -------------------------------------------------- */
+
+enum row_state { ROW_OK, ROW_NOT_FOUND, ROW_REFUSED };
+static enum row_state row_state[NALLOC];
+static void *self_base;          /* where this executable is mapped */
+static char self_path[PATH_MAX]; /* and its file */
+
+static void find_self(void)
+{
+    Dl_info info = {0};
+    if (dladdr(code_addr((any_fn)find_self), &info) != 0)
+        self_base = info.dli_fbase;
+    const ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (n > 0)
+        self_path[n] = '\0';
+    else
+        snprintf(self_path, sizeof self_path, "%s", info.dli_fname != NULL ? info.dli_fname : "?");
+}
+
+/* Whether the file at path is one of want's names ('|'-separated, a trailing
+ * '*' matching any rest). */
+static bool file_is(const char *path, const char *want)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    for (const char *w = want; *w != '\0';) {
+        const size_t n = strcspn(w, "|");
+        if (n > 0 &&
+            (w[n - 1] == '*' ? strncmp(base, w, n - 1) == 0 : strlen(base) == n && strncmp(base, w, n) == 0))
+            return true;
+        w += n + (w[n] == '|');
+    }
+    return false;
+}
+
+/* The file the code at addr belongs to, as the dynamic linker maps it; *ok
+ * says whether it is the one the call must be in. */
+static const char *resolve(const struct call *c, bool *ok)
+{
+    Dl_info info;
+    if (dladdr(c->addr, &info) == 0 || info.dli_fname == NULL) {
+        *ok = false;
+        return "no loaded object";
+    }
+    const bool in_self = info.dli_fbase == self_base;
+    const char *file = in_self ? self_path : info.dli_fname;
+    *ok = c->file == SELF_EXE ? in_self : !in_self && file_is(file, c->file);
+    return file;
+}
+
+/* Why a row's library is not loaded. */
+static const char *why_not_found(const struct call *c)
+{
+    for (size_t i = 0; i < NCOMPETITORS; i++)
+        if (c->file != NULL && strcmp(c->file, competitors[i].soname) == 0)
+            return competitors[i].why;
+    return "not loaded";
+}
+
+/* A row whose functions are not all in the files it names is refused, and
+ * says so on stderr; one whose library could not be loaded is not found. */
+static enum row_state verify_row(size_t i, bool say)
+{
+    struct call c[MAX_CALLS + 1];
+    const size_t n = allocators[i].calls(c);
+    for (size_t k = 0; k < n; k++)
+        if (c[k].addr == NULL)
+            return ROW_NOT_FOUND;
+    enum row_state st = ROW_OK;
+    for (size_t k = 0; k < n; k++) {
+        bool ok;
+        const char *file = resolve(&c[k], &ok);
+        if (!ok) {
+            if (say)
+                fprintf(stderr, "REFUSED: %s: %s resolves to %s, not %s\n", display(allocators[i].name),
+                        c[k].label, file, c[k].file != SELF_EXE ? c[k].file : "this executable");
+            st = ROW_REFUSED;
+        }
+    }
+    return st;
+}
+
+static void verify_rows(bool say)
+{
+    am_onesize_pthread_set_crit(&adapter_cfg, &os_mtx);
+    for (size_t i = 0; i < NALLOC; i++)
+        row_state[i] = verify_row(i, say);
+}
+
+static bool row_ok(const struct allocator *a)
+{
+    return row_state[a - allocators] == ROW_OK;
+}
+
+/* --list: every row, each function it calls and the file that resolves to.
+ * Nonzero if a row that could be loaded is refused. */
+static int list_rows(void)
+{
+    int refused = 0;
+    printf("\nrows: each function a row calls and the file it resolves to\n");
+    for (size_t i = 0; i < NALLOC; i++) {
+        struct call c[MAX_CALLS + 1];
+        const size_t n = allocators[i].calls(c);
+        const char *name = allocators[i].name;
+        if (row_state[i] == ROW_NOT_FOUND) {
+            printf("  %-20s not found: %s\n", display(name), why_not_found(&c[0]));
+            continue;
+        }
+        refused += row_state[i] == ROW_REFUSED;
+        printf("  %-20s %s\n", display(name),
+               row_state[i] == ROW_OK
+                   ? (n == 0 ? "verified (no calls: inline in this executable)" : "verified")
+                   : "REFUSED");
+        for (size_t k = 0; k < n; k++) {
+            bool ok;
+            const char *file = resolve(&c[k], &ok);
+            printf("      %-32s %s%s%s\n", c[k].label, file, ok ? "" : "  <- must be ",
+                   ok                      ? ""
+                   : c[k].file != SELF_EXE ? c[k].file
+                                           : "this executable");
+        }
+    }
+    return refused ? 1 : 0;
 }
 
 /* ---- running cases ------------------------------------------------------ */
@@ -594,7 +919,8 @@ static void run_case(const char *pattern, size_t size)
     size_t n = 0;
     const bool threaded = strcmp(pattern, "contended") == 0 || strcmp(pattern, "handoff") == 0;
     for (size_t i = 0; i < NALLOC; i++)
-        if ((!threaded || allocators[i].thread_safe) && wanted(pattern, allocators[i].name, size))
+        if (row_ok(&allocators[i]) && (!threaded || allocators[i].thread_safe) &&
+            wanted(pattern, allocators[i].name, size))
             as[n++] = &allocators[i];
     if (n == 0)
         return;
@@ -649,7 +975,7 @@ static void run_scale(void)
 {
     static const size_t sizes[] = {1000, 100000, 10000000};
     const size_t bsize = 64, q = cfg.quick ? 10 : 1;
-    if (!wanted("scale", "onesize", bsize))
+    if (!row_ok(&allocators[0]) || !wanted("scale", "onesize", bsize))
         return;
     printf("\nscale: onesize, 64-byte blocks, ns per pair by pool size (median of %d)\n", cfg.reps);
     printf("  %-10s %14s %14s %14s %12s\n", "pattern", "1 000", "100 000", "10 000 000", "1e7 / 1e3");
@@ -693,6 +1019,55 @@ static void run_scale(void)
     }
 }
 
+/* ---- child processes ----------------------------------------------------- */
+
+enum { EXIT_NOT_FOUND = 3 }; /* a child's competitor could not be loaded */
+
+/* Runs argv in a child process, its standard output collected in out (NUL
+ * terminated, cut at outlen - 1 bytes); its standard error is ours. Returns
+ * its exit status, or -1 if it could not run or was killed. */
+static int run_child(char *const argv[], char *out, size_t outlen)
+{
+    int fds[2];
+    fflush(stdout);
+    fflush(stderr);
+    if (pipe(fds) != 0)
+        return -1;
+    const pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    for (;;) { /* read to the end, so that the child never blocks on a full pipe */
+        char buf[512];
+        const ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        const size_t room = outlen - 1 - len, take = (size_t)k < room ? (size_t)k : room;
+        memcpy(out + len, buf, take);
+        len += take;
+    }
+    out[len] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* ---- instruction counts under callgrind --------------------------------- */
 
 static void empty_loop(size_t iters)
@@ -707,26 +1082,37 @@ static void empty_loop(size_t iters)
     CALLGRIND_STOP_INSTRUMENTATION;
 }
 
-static long long callgrind_count(const char *self, const char *name, size_t iters)
+/* Instructions callgrind counts in one child: this executable run again with
+ * mode (--callgrind-case or --standalone-child) and name, instrumentation
+ * and collection on only between the client requests around its measured
+ * loop. Valgrind's own messages go to /dev/null; the child's stderr is ours.
+ * -1 if it failed; *status is its exit status. */
+static long long callgrind_count(const char *mode, const char *name, size_t iters, int *status)
 {
     char out[] = "/tmp/amonesize-bench-cg-XXXXXX";
     int fd = mkstemp(out);
+    *status = -1;
     if (fd < 0)
         return -1;
     close(fd);
-    char outopt[64], itersarg[32];
+    char outopt[64], itersarg[32], sink[4096];
     snprintf(outopt, sizeof outopt, "--callgrind-out-file=%s", out);
     snprintf(itersarg, sizeof itersarg, "%zu", iters);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 2);
-        execlp("valgrind", "valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
-               outopt, self, "--callgrind-case", name, "--iterations", itersarg, (char *)NULL);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
+    char *argv[] = {"valgrind",
+                    "--tool=callgrind",
+                    "--collect-atstart=no",
+                    "--instr-atstart=no",
+                    "--log-file=/dev/null",
+                    outopt,
+                    self_path,
+                    (char *)mode,
+                    (char *)name,
+                    "--iterations",
+                    itersarg,
+                    "--reps",
+                    "1",
+                    NULL};
+    *status = run_child(argv, sink, sizeof sink);
     long long total = -1;
     FILE *f = fopen(out, "r");
     if (f != NULL) {
@@ -739,13 +1125,14 @@ static long long callgrind_count(const char *self, const char *name, size_t iter
         fclose(f);
     }
     unlink(out);
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? total : -1;
+    return *status == 0 ? total : -1;
 }
 
-static int run_callgrind(const char *self)
+static int run_callgrind(void)
 {
     const size_t iters = 100000;
-    const long long empty = callgrind_count(self, "empty", iters);
+    int status;
+    const long long empty = callgrind_count("--callgrind-case", "empty", iters, &status);
     if (empty < 0) {
         fprintf(stderr,
                 "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
@@ -757,9 +1144,9 @@ static int run_callgrind(const char *self)
            iters, (double)empty / (double)iters);
     printf("  %-20s %12s\n", "allocator", "instructions");
     for (size_t i = 0; i < NALLOC; i++) {
-        if (!wanted("lifo", allocators[i].name, 64))
+        if (!row_ok(&allocators[i]) || !wanted("lifo", allocators[i].name, 64))
             continue;
-        const long long n = callgrind_count(self, allocators[i].name, iters);
+        const long long n = callgrind_count("--callgrind-case", allocators[i].name, iters, &status);
         if (n < 0)
             printf("  %-20s %12s\n", display(allocators[i].name), "failed");
         else
@@ -772,30 +1159,284 @@ static int run_callgrind(const char *self)
     return 0;
 }
 
+/* The child of --callgrind: every competitor loaded, as in the benchmark. */
 static int callgrind_case(const char *name, size_t iters)
 {
+    const struct allocator *a = allocator_named(name);
+    if (a != NULL && !row_ok(a)) {
+        verify_row((size_t)(a - allocators), true);
+        return 1;
+    }
     cur_size = 64;
     pools_make(64, 4 * BURST);
     bare_make(64, 4 * BURST);
-    int found = strcmp(name, "empty") == 0;
-    if (found)
+    if (strcmp(name, "empty") == 0)
         empty_loop(iters);
-    for (size_t i = 0; i < NALLOC; i++)
-        if (strcmp(allocators[i].name, name) == 0) {
-            allocators[i].callgrind(iters);
-            found = 1;
-        }
+    else if (a != NULL)
+        a->callgrind(iters);
     pools_drop();
     bare_drop();
-    return found && failures == 0 ? 0 : 1;
+    return (a != NULL || strcmp(name, "empty") == 0) && failures == 0 ? 0 : 1;
+}
+
+/* ---- the standalone loop ------------------------------------------------- */
+
+/* The cross-check of the generated loops: a minimal loop written out by hand
+ * (allocate 64 bytes, write one byte, free) in a fresh process, this
+ * executable run again with --standalone-child, that loads no allocator but
+ * the one named. Warmed up like the benchmark's callgrind loop; timing and
+ * collection on the measured loop only. */
+static const char *const standalone_names[] = {"glibc", "mimalloc", "jemalloc", "tcmalloc", "onesize"};
+#define NSTANDALONE (sizeof standalone_names / sizeof standalone_names[0])
+
+static bool is_standalone_name(const char *name)
+{
+    for (size_t i = 0; i < NSTANDALONE; i++)
+        if (strcmp(standalone_names[i], name) == 0)
+            return true;
+    return false;
+}
+
+#define STANDALONE_LOOP(PREP, ALLOC, FREE)                                                                   \
+    do {                                                                                                     \
+        PREP;                                                                                                \
+        for (size_t i = 0; i < 1000; i++) {                                                                  \
+            unsigned char *p = ALLOC;                                                                        \
+            p[0] = (unsigned char)i;                                                                         \
+            ESCAPE(p);                                                                                       \
+            FREE;                                                                                            \
+        }                                                                                                    \
+        for (int r = 0; r < reps; r++) {                                                                     \
+            const double t0 = now_ns();                                                                      \
+            CALLGRIND_START_INSTRUMENTATION;                                                                 \
+            CALLGRIND_TOGGLE_COLLECT;                                                                        \
+            for (size_t i = 0; i < iters; i++) {                                                             \
+                unsigned char *p = ALLOC;                                                                    \
+                p[0] = (unsigned char)i;                                                                     \
+                ESCAPE(p);                                                                                   \
+                FREE;                                                                                        \
+            }                                                                                                \
+            CALLGRIND_TOGGLE_COLLECT;                                                                        \
+            CALLGRIND_STOP_INSTRUMENTATION;                                                                  \
+            printf("%.4f\n", (now_ns() - t0) / (double)iters);                                               \
+        }                                                                                                    \
+    } while (0)
+
+/* Prints ns per pair, one line per repetition; EXIT_NOT_FOUND (and why, on
+ * stdout) if the allocator cannot be loaded, 1 if its row is refused. */
+static int standalone_child(const char *name, size_t iters, int reps)
+{
+    static unsigned char bytes[2];
+    if (strcmp(name, "empty") == 0) {
+        STANDALONE_LOOP(NO_FNS, bytes + (i & 1), (void)p);
+        return 0;
+    }
+    struct competitor *comp = competitor_named(name);
+    if (comp != NULL) {
+        load_competitor(comp);
+        if (!comp->loaded) {
+            printf("%s\n", comp->why);
+            return EXIT_NOT_FOUND;
+        }
+    }
+    const struct allocator *a = allocator_named(name);
+    if (a == NULL || !is_standalone_name(name))
+        return 2;
+    if (verify_row((size_t)(a - allocators), true) != ROW_OK)
+        return 1;
+    if (strcmp(name, "glibc") == 0) {
+        STANDALONE_LOOP(NO_FNS, malloc(64), free(p));
+    } else if (strcmp(name, "mimalloc") == 0) {
+        STANDALONE_LOOP(MIMALLOC_FNS, alloc_fn(64), free_fn(p));
+    } else if (strcmp(name, "jemalloc") == 0) {
+        STANDALONE_LOOP(JEMALLOC_FNS, alloc_fn(64), free_fn(p));
+    } else if (strcmp(name, "tcmalloc") == 0) {
+        STANDALONE_LOOP(TCMALLOC_FNS, alloc_fn(64), free_fn(p));
+    } else {
+        static alignas(64) unsigned char mem[64 * 64 + 64];
+        static struct am_onesize pool;
+        const struct am_onesize_cfg c = {.pool = {mem, sizeof mem}, .block_size = 64, .alignment = 16};
+        if (am_onesize_ctor(&pool, &c) != 0)
+            return 1;
+        STANDALONE_LOOP(NO_FNS, am_onesize_allocate(&pool, 64), am_onesize_free(&pool, p));
+        am_onesize_dtor(&pool);
+    }
+    return 0;
+}
+
+/* Median ns per pair of the standalone loop: 0 and why when not found, -1 if
+ * it failed. */
+static double standalone_ns(const char *name, size_t iters, int reps, char *why, size_t whylen)
+{
+    char itersarg[32], repsarg[16], out[4096];
+    snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    snprintf(repsarg, sizeof repsarg, "%d", reps);
+    char *argv[] = {
+        self_path, "--standalone-child", (char *)name, "--iterations", itersarg, "--reps", repsarg, NULL};
+    const int status = run_child(argv, out, sizeof out);
+    if (status == EXIT_NOT_FOUND) {
+        size_t n = strcspn(out, "\n");
+        n = n < whylen ? n : whylen - 1;
+        memcpy(why, out, n);
+        why[n] = '\0';
+        return 0;
+    }
+    struct result r = {.n = 0};
+    for (char *s = out; status == 0 && *s != '\0' && r.n < MAX_REPS;
+         s += strcspn(s, "\n") + (s[strcspn(s, "\n")] != '\0'))
+        r.v[r.n++] = strtod(s, NULL);
+    if (status != 0 || r.n == 0)
+        return -1;
+    double lo, hi;
+    return median(&r, &lo, &hi);
+}
+
+/* Instructions per pair of the standalone loop, net of the standalone empty
+ * loop; 0 when not found, -1 if it failed. */
+static double standalone_instr(const char *name, size_t iters, long long empty)
+{
+    int status;
+    const long long n = callgrind_count("--standalone-child", name, iters, &status);
+    if (status == EXIT_NOT_FOUND)
+        return 0;
+    return n < 0 ? -1 : (double)(n - empty) / (double)iters;
+}
+
+static int run_standalone(const char *name, bool callgrind, size_t iters)
+{
+    char why[256] = "";
+    if (callgrind) {
+        int status;
+        const long long empty = callgrind_count("--standalone-child", "empty", iters, &status);
+        if (empty < 0) {
+            fprintf(stderr,
+                    "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
+            return 1;
+        }
+        const double v = standalone_instr(name, iters, empty);
+        if (v == 0) {
+            printf("standalone %s: not found\n", name);
+            return 0;
+        }
+        if (v < 0)
+            return 1;
+        printf(
+            "standalone %s: %.1f instructions per allocate+free pair (callgrind, %zu pairs, the loop's own "
+            "%.2f per iteration subtracted)\n",
+            name, v, iters, (double)empty / (double)iters);
+        return 0;
+    }
+    const int reps = cfg.reps != 0 ? cfg.reps : 5;
+    const double v = standalone_ns(name, iters, reps, why, sizeof why);
+    if (v == 0) {
+        printf("standalone %s: not found: %s\n", name, why);
+        return 0;
+    }
+    if (v < 0)
+        return 1;
+    printf("standalone %s: %.2f ns per allocate+free pair (median of %d, %zu pairs each, in a fresh process "
+           "that loads no other allocator)\n",
+           name, v, reps, iters);
+    return 0;
+}
+
+/* The benchmark's own lifo loop, timed in this process (every competitor
+ * loaded), 64-byte blocks: median ns per pair. */
+static double bench_lifo_ns(const struct allocator *a, size_t iters, int reps)
+{
+    struct result r = {.n = 0};
+    cur_size = 64;
+    pools_make(64, 4 * BURST);
+    bare_make(64, 4 * BURST);
+    while (r.n < reps)
+        r.v[r.n++] = a->lifo(iters);
+    pools_drop();
+    bare_drop();
+    double lo, hi;
+    return median(&r, &lo, &hi);
+}
+
+/* --crosscheck: for each competitor, the benchmark's lifo loop against the
+ * standalone loop, in instructions (the deterministic figure, flagged when
+ * more than 20% apart) and in time. Nonzero if a row is flagged or refused. */
+static int run_crosscheck(void)
+{
+    const size_t iters = 100000, titers = 2000000;
+    const int reps = 5;
+    int status, flagged = 0;
+    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, &status);
+    const long long sempty = callgrind_count("--standalone-child", "empty", iters, &status);
+    if (bempty < 0 || sempty < 0) {
+        fprintf(stderr,
+                "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
+        return 1;
+    }
+    printf("cross-check, single-thread lifo, 64-byte blocks: the benchmark's loop (every competitor loaded)\n"
+           "against a minimal loop of its own in a fresh process that loads no other allocator.\n"
+           "Instructions per allocate+free pair under callgrind (%zu pairs), each loop's own subtracted\n"
+           "(benchmark %.2f, standalone %.2f per iteration); ns per pair, median of %d x %zu pairs.\n\n",
+           iters, (double)bempty / (double)iters, (double)sempty / (double)iters, reps, titers);
+    printf("  %-10s %10s %10s %7s   %10s %10s %7s\n", "", "bench", "standalone", "", "bench", "standalone",
+           "");
+    printf("  %-10s %10s %10s %7s   %10s %10s %7s\n", "allocator", "instr", "instr", "ratio", "ns", "ns",
+           "ratio");
+    for (size_t k = 0; k < NSTANDALONE; k++) {
+        const char *name = standalone_names[k];
+        const struct allocator *a = allocator_named(name);
+        const enum row_state st = row_state[a - allocators];
+        if (st != ROW_OK) {
+            const struct competitor *comp = competitor_named(name);
+            if (st == ROW_REFUSED)
+                flagged++;
+            printf("  %-10s %s%s\n", name, st == ROW_REFUSED ? "REFUSED (see stderr)" : "not found: ",
+                   st == ROW_REFUSED || comp == NULL ? "" : comp->why);
+            continue;
+        }
+        const long long b = callgrind_count("--callgrind-case", name, iters, &status);
+        const double bi = b < 0 ? -1 : (double)(b - bempty) / (double)iters;
+        const double si = standalone_instr(name, iters, sempty);
+        char why[256] = "";
+        const double bn = bench_lifo_ns(a, titers, reps),
+                     sn = standalone_ns(name, titers, reps, why, sizeof why);
+        if (bi < 0 || si <= 0 || sn <= 0) {
+            printf("  %-10s failed (bench %.1f, standalone %.1f instructions; %s)\n", name, bi, si, why);
+            flagged++;
+            continue;
+        }
+        const double dev = (bi - si) / si;
+        const bool off = dev > 0.2 || dev < -0.2;
+        flagged += off;
+        printf("  %-10s %10.1f %10.1f %6.2fx   %10.2f %10.2f %6.2fx%s\n", name, bi, si, bi / si, bn, sn,
+               bn / sn, off ? "   <- instructions more than 20% apart" : "");
+        fflush(stdout);
+    }
+    if (failures != 0)
+        flagged++;
+    printf("\n%s\n", flagged ? "cross-check FAILED: see the rows marked above"
+                             : "cross-check passed: every available competitor within 20% in instructions");
+    return flagged ? 1 : 0;
 }
 
 /* ---- main --------------------------------------------------------------- */
 
+/* Whether --filter names this allocator in full, as its allocator field
+ * ("lifo/glibc/64", "/glibc/", "glibc"): a refused row requested that way
+ * makes the exit status nonzero. */
+static bool filter_names(const char *alloc)
+{
+    const size_t n = strlen(alloc);
+    if (cfg.filter == NULL)
+        return false;
+    for (const char *s = strstr(cfg.filter, alloc); s != NULL; s = strstr(s + 1, alloc))
+        if ((s == cfg.filter || s[-1] == '/') && (s[n] == '\0' || s[n] == '/'))
+            return true;
+    return false;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
-               "                       [--callgrind] [--list]\n"
+               "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck]\n"
                "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
                "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
                "  --threads N   threads for 'contended' (default: online CPUs)\n"
@@ -803,12 +1444,34 @@ static void usage(FILE *f)
                "                e.g. --filter lifo/ or --filter /64\n"
                "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
                "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
-               "  --list        the allocators compiled in, and those not found\n");
+               "  --list        every row, each function it calls and the file that resolves to;\n"
+               "                exit status 1 if a row that could be loaded is refused\n"
+               "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
+               "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
+               "                --callgrind instructions per pair\n"
+               "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
+               "                --standalone; exit status 1 if any differ by more than 20%%\n"
+               "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
+               "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n");
 }
 
 int main(int argc, char **argv)
 {
-    enum { O_QUICK = 256, O_REPS, O_THREADS, O_FILTER, O_CSV, O_CALLGRIND, O_CASE, O_ITERS, O_LIST, O_HELP };
+    enum {
+        O_QUICK = 256,
+        O_REPS,
+        O_THREADS,
+        O_FILTER,
+        O_CSV,
+        O_CALLGRIND,
+        O_CASE,
+        O_ITERS,
+        O_LIST,
+        O_STANDALONE,
+        O_STANDALONE_CHILD,
+        O_CROSSCHECK,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"quick", no_argument, NULL, O_QUICK},
         {"reps", required_argument, NULL, O_REPS},
@@ -819,15 +1482,19 @@ int main(int argc, char **argv)
         {"callgrind-case", required_argument, NULL, O_CASE},
         {"iterations", required_argument, NULL, O_ITERS},
         {"list", no_argument, NULL, O_LIST},
+        {"standalone", required_argument, NULL, O_STANDALONE},
+        {"standalone-child", required_argument, NULL, O_STANDALONE_CHILD},
+        {"crosscheck", no_argument, NULL, O_CROSSCHECK},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
+    reserve_static_tls(argv);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
     cfg.reps = 0;
-    bool callgrind = false, list = false;
-    const char *one_case = NULL;
-    size_t iters = 100000;
+    bool callgrind = false, list = false, crosscheck = false;
+    const char *one_case = NULL, *standalone = NULL, *child = NULL;
+    size_t iters = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -862,9 +1529,26 @@ int main(int argc, char **argv)
             break;
         case O_ITERS:
             iters = (size_t)strtoull(optarg, NULL, 10);
+            if (iters == 0) {
+                fprintf(stderr, "amonesize-bench: --iterations must be at least 1\n");
+                return 2;
+            }
             break;
         case O_LIST:
             list = true;
+            break;
+        case O_STANDALONE:
+        case O_STANDALONE_CHILD:
+            if (!is_standalone_name(optarg) && !(c == O_STANDALONE_CHILD && strcmp(optarg, "empty") == 0)) {
+                fprintf(
+                    stderr,
+                    "amonesize-bench: --standalone takes glibc, mimalloc, jemalloc, tcmalloc or onesize\n");
+                return 2;
+            }
+            *(c == O_STANDALONE ? &standalone : &child) = optarg;
+            break;
+        case O_CROSSCHECK:
+            crosscheck = true;
             break;
         case O_HELP:
             usage(stdout);
@@ -878,8 +1562,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    find_self();
+    /* Children that must load nothing else come first. */
+    if (child != NULL)
+        return standalone_child(child, iters != 0 ? iters : 100000, cfg.reps != 0 ? cfg.reps : 1);
+    if (standalone != NULL)
+        return run_standalone(standalone, callgrind, iters != 0 ? iters : callgrind ? 100000 : 2000000);
+    for (size_t i = 0; i < NCOMPETITORS; i++)
+        load_competitor(&competitors[i]);
+    verify_rows(one_case == NULL);
     if (one_case != NULL)
-        return callgrind_case(one_case, iters);
+        return callgrind_case(one_case, iters != 0 ? iters : 100000);
     if (cfg.reps == 0)
         cfg.reps = cfg.quick ? 5 : 7;
     cfg.tty = isatty(STDERR_FILENO);
@@ -890,24 +1583,30 @@ int main(int argc, char **argv)
     if (cfg.csvf)
         fprintf(cfg.csvf, "pattern,allocator,size,repetition,ns_per_pair\n");
 
+    bool refused_named = false;
     printf("amonesize-bench %s: allocators:", AM_ONESIZE_VERSION);
     for (size_t i = 0; i < NALLOC; i++)
-        printf(" %s", display(allocators[i].name));
+        if (row_state[i] == ROW_OK)
+            printf(" %s", display(allocators[i].name));
     printf("\n");
-#if !defined(HAVE_MIMALLOC)
-    printf("  mimalloc: not found\n");
-#endif
-#if !defined(HAVE_JEMALLOC)
-    printf("  jemalloc: not found\n");
-#endif
-#if !defined(HAVE_TCMALLOC)
-    printf("  tcmalloc: not found\n");
-#endif
+    for (size_t i = 0; i < NCOMPETITORS; i++)
+        if (!competitors[i].loaded)
+            printf("  %s: not found (%s)\n", competitors[i].name, competitors[i].why);
+    for (size_t i = 0; i < NALLOC; i++)
+        if (row_state[i] == ROW_REFUSED) {
+            printf("  %s: refused, its functions are not where it says (see stderr)\n",
+                   display(allocators[i].name));
+            refused_named |= filter_names(display(allocators[i].name));
+        }
     if (list)
-        return 0;
+        return list_rows();
     fflush(stdout);
-    if (callgrind)
-        return run_callgrind(argv[0]);
+    if (crosscheck)
+        return run_crosscheck();
+    if (callgrind) {
+        const int r = run_callgrind();
+        return r != 0 ? r : refused_named ? 1 : 0;
+    }
 
     static const size_t sizes[] = {16, 64, 256};
     const char *patterns[] = {"lifo", "burst", "contended", "handoff"};
@@ -926,5 +1625,5 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("\nall self-checks passed (every block returned, pools full at the end)\n");
-    return 0;
+    return refused_named ? 1 : 0;
 }
