@@ -386,7 +386,8 @@ static size_t cur_size; /* the request size of the case being run */
 #if AM_ONESIZE_HAS_INLINE
 #define ONESIZE_CALLS FN(am_onesize_impl_allocate, ONESIZE_SO) FN(am_onesize_impl_free, ONESIZE_SO)
 #define LOCKED_CALLS                                                                                         \
-    ONESIZE_CALLS FN(am_onesize_impl_allocate_locked, ONESIZE_SO) FN(am_onesize_impl_free_locked, ONESIZE_SO)
+    ONESIZE_CALLS FN(am_onesize_impl_allocate_in, ONESIZE_SO) FN(am_onesize_impl_free_in, ONESIZE_SO)        \
+        FN(am_onesize_impl_failed, ONESIZE_SO) FN(am_onesize_impl_report, ONESIZE_SO)
 #define CACHE_CALLS FN(am_onesize_impl_cache_allocate, ONESIZE_SO) FN(am_onesize_impl_cache_free, ONESIZE_SO)
 #else
 #define ONESIZE_CALLS FN(am_onesize_allocate, ONESIZE_SO) FN(am_onesize_free, ONESIZE_SO)
