@@ -83,7 +83,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
+#if !defined(__GNUC__)
+#include <string.h> /* memcpy, for the inline code (gcc and clang use their builtin) */
+#endif
 
 #ifdef __cplusplus
 extern "C" {

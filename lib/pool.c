@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdalign.h>
-#include <time.h>
 
 #include "lock.h"
 
@@ -292,53 +291,6 @@ void *am_onesize_impl_allocate(struct am_onesize *os, size_t size)
 void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin)
 {
     return allocate(os, size, margin);
-}
-
-void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct timespec *deadline)
-{
-    if (!is_constructed(os) ||
-        (deadline != NULL && (deadline->tv_nsec < 0 || deadline->tv_nsec >= 1000000000))) {
-        errno = EINVAL;
-        return NULL;
-    }
-    if (!(os->mode & AM_MODE_WAIT)) {
-        errno = ENOTSUP;
-        return NULL;
-    }
-    void *blk = NULL;
-    int err = 0;
-    lock(os);
-    if (size > os->block_size) {
-        os->counts[CNT_OVERSIZE]++;
-        err = EINVAL;
-    } else {
-        /* Wait while nothing is free. The waiter count tells every path that
-         * gives blocks back to notify; it changes only inside the critical
-         * section, which crit_wait leaves and enters again atomically, so a
-         * block given back after the check below always wakes this thread. */
-        bool waited = false;
-        while (nfree_of(list_of(os)) == 0) {
-            if (!waited)
-                os->counts[CNT_WAITS]++;
-            waited = true;
-            os->waiters++;
-            const int r = wait_for_block(os, deadline);
-            os->waiters--;
-            if (r == ETIMEDOUT && nfree_of(list_of(os)) == 0) {
-                os->counts[CNT_TIMEOUTS]++;
-                err = ETIMEDOUT;
-                break;
-            }
-        }
-        if (err == 0)
-            err = am_take_one(os, &blk);
-    }
-    unlock(os);
-    if (err == ETIMEDOUT) {
-        errno = err;
-        return NULL;
-    }
-    return err == 0 ? blk : am_onesize_impl_failed(os, err);
 }
 
 /* The library's half of am_onesize_free(), likewise. */

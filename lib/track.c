@@ -21,10 +21,12 @@ void __asan_unpoison_memory_region(void const volatile *addr, size_t size) __att
 #define NO_ASAN
 #endif
 
+#if defined(AM_HAVE_VALGRIND)
 static bool on_memcheck(const struct am_onesize *os)
 {
     return (os->mode & AM_MODE_VALGRIND) != 0;
 }
+#endif
 
 /* Read (write == false) or write a block's two words. The block may be
  * poisoned or NOACCESS: these are the allocator's own accesses, not the

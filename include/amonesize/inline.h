@@ -80,8 +80,6 @@ struct am_onesize {
     size_t cached;      /* blocks held by caches */
     size_t retired;     /* blocks taken out of service until free_all */
     size_t waiters;     /* threads waiting in am_onesize_allocate_wait */
-    size_t ndepot;      /* blocks in depot[] */
-    uint64_t counts[AM_ONESIZE_PRIV_NCOUNTS];
     void (*crit_enter)(void *);
     void (*crit_exit)(void *);
     int (*crit_wait)(void *, const struct timespec *);
@@ -91,6 +89,8 @@ struct am_onesize {
     void *on_error_ctx;
     unsigned char *state; /* hardened mode: one bit per block, 1 = handed out */
     uintptr_t origin;     /* what link 0 is relative to (0: addresses) */
+    size_t ndepot;        /* blocks in depot[] */
+    uint64_t counts[AM_ONESIZE_PRIV_NCOUNTS];
     void *depot[AM_ONESIZE_PRIV_DEPOT];
 };
 
@@ -478,8 +478,7 @@ AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, waiters) == offsetof(struct
                                                                      5 * sizeof(size_t),
                          "inline ABI: waiters");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, crit_enter) ==
-                             offsetof(struct am_onesize, waiters) + 2 * sizeof(size_t) +
-                                 AM_ONESIZE_PRIV_NCOUNTS * sizeof(uint64_t),
+                             offsetof(struct am_onesize, waiters) + sizeof(size_t),
                          "inline ABI: callbacks");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, crit_ctx) ==
                              offsetof(struct am_onesize, crit_enter) + 4 * sizeof(void (*)(void)),
