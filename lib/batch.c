@@ -33,7 +33,7 @@ size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
     int err = 0;
     lock(os);
     for (; got < n; got++) {
-        if (nfree_of(list_of(os)) == 0) {
+        if (nfree_of(os) == 0) {
             os->counts[CNT_FAILED]++;
             err = ENOMEM;
             break;
@@ -144,11 +144,11 @@ size_t am_batch_refill(struct am_onesize_cache *c)
     os->ndepot -= from_depot;
     for (size_t i = 0; i < from_depot; i++)
         c->blocks[i] = os->depot[os->ndepot + i];
-    am_onesize_impl_took(fl, fl->budget, from_depot);
+    am_onesize_impl_took(fl, fl->inuse, from_depot, 0);
     c->n = from_depot;
     /* Then the free list and never-used blocks, through the engine. */
     while (c->n < n) {
-        if (nfree_of(fl) == 0) {
+        if (nfree_of(os) == 0) {
             err = ENOMEM;
             break;
         }

@@ -82,9 +82,14 @@ static inline unsigned eflags(const struct am_onesize *os)
     return (os->mode & AM_MODE_TRACKED) ? AM_ONESIZE_E_TRACK : 0u;
 }
 
-static inline size_t nfree_of(const struct am_onesize_list *fl)
+static inline size_t nfree_of(const struct am_onesize *os)
 {
-    return fl->nfree_min + fl->budget;
+    return os->nblocks - list_of_c(os)->inuse;
+}
+
+static inline size_t nfree_min_of(const struct am_onesize *os)
+{
+    return os->nblocks - list_of_c(os)->inuse_max;
 }
 
 static inline uintptr_t base_of(const struct am_onesize *os)

@@ -15,7 +15,7 @@
 static size_t listlen_of(const struct am_onesize *os)
 {
     const struct am_onesize_list *fl = list_of_c(os);
-    return nfree_of(fl) - (os->nblocks - fl->ncarved) - os->ndepot;
+    return nfree_of(os) - (os->nblocks - fl->ncarved) - os->ndepot;
 }
 
 /* Is pos a carved block that carries the free pattern? Its words in w. */

@@ -23,7 +23,7 @@ extern int am_onesize_impl_is_parked(uintptr_t key, uintptr_t pos, const uintptr
 extern void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key, void *b);
 extern int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key, void *b);
 extern uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
-extern void am_onesize_impl_took(struct am_onesize_list *fl, size_t budget, size_t n);
+extern void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_t n, unsigned flags);
 extern void am_onesize_impl_gave(struct am_onesize_list *fl, size_t n);
 extern void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_list *fl, unsigned flags);
 extern void am_onesize_impl_link(struct am_onesize *os, struct am_onesize_list *fl, void *b, unsigned flags);
@@ -68,7 +68,7 @@ int am_take_one(struct am_onesize *os, void **out)
          * that lost its check word there is dropped (written after it was
          * freed, or handed out already through a second entry). */
         b = os->depot[--os->ndepot];
-        am_onesize_impl_took(fl, fl->budget, 1);
+        am_onesize_impl_took(fl, fl->inuse, 1, 0);
         if (!am_onesize_impl_unpark(os, os->key, b)) {
             os->counts[CNT_CORRUPTIONS]++;
             return EFAULT;
@@ -82,7 +82,7 @@ int am_take_one(struct am_onesize *os, void **out)
          * link is left for a leak checker to mistake for a reference. */
         const uintptr_t cleared[2] = {0, 0};
         AM_ONESIZE_SET(os, b, cleared, eflags(os));
-        am_onesize_impl_took(fl, fl->budget, 1);
+        am_onesize_impl_took(fl, fl->inuse, 1, 0);
         AM_ONESIZE_TRACK_ALLOC(os, b, eflags(os));
     }
     *out = b;
@@ -96,7 +96,7 @@ static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, vo
         os->counts[CNT_OVERSIZE]++;
         return EINVAL;
     }
-    if (nfree_of(list_of(os)) <= margin) {
+    if (nfree_of(os) <= margin) {
         os->counts[CNT_FAILED]++;
         return ENOMEM;
     }
@@ -160,6 +160,10 @@ int am_check_freeable(struct am_onesize *os, const void *ptr)
         }
         os->counts[CNT_REJ_NEVER]++;
         return -EINVAL;
+    }
+    if (nfree_of(os) == os->nblocks) { /* every block is free already */
+        os->counts[CNT_REJ_DOUBLE]++;
+        return -EALREADY;
     }
     uintptr_t w[2];
     AM_ONESIZE_GET(os, ptr, w, eflags(os));
@@ -265,8 +269,6 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
     o.path = o.mode == 0                ? AM_ONESIZE_PRIV_PLAIN
              : o.mode & AM_MODE_TRACKED ? AM_ONESIZE_PRIV_LIBRARY
                                         : AM_ONESIZE_PRIV_LOCKED;
-    struct am_onesize_list *fl = o.mode == 0 ? &o.fast : &o.slow;
-    fl->nfree_min = o.nblocks;
     *os = o;
     am_track_create(os, block_at(os, 0), os->nblocks * os->block_size);
     return 0;
@@ -315,12 +317,12 @@ void am_onesize_free_all(struct am_onesize *os)
     lock(os);
     struct am_onesize_list *fl = list_of(os);
     const size_t reclaimed_from_caches = os->cached;
-    os->counts[CNT_FREED_BY_FREE_ALL] += os->nblocks - nfree_of(fl);
+    os->counts[CNT_FREED_BY_FREE_ALL] += fl->inuse;
     os->counts[CNT_CACHE_RECLAIMED] += reclaimed_from_caches;
     am_untrack_allocated(os);
     fl->head = 0;
     fl->ncarved = 0;
-    fl->budget = os->nblocks - fl->nfree_min;
+    fl->inuse = 0;
     os->ndepot = 0;
     os->cached = 0;
     os->retired = 0;
@@ -342,7 +344,7 @@ size_t am_onesize_get_nfree(const struct am_onesize *os)
     if (!is_constructed(os))
         return 0;
     lock(os);
-    const size_t n = nfree_of(list_of_c(os));
+    const size_t n = nfree_of(os);
     unlock(os);
     return n;
 }
@@ -352,7 +354,7 @@ size_t am_onesize_get_nfree_min(const struct am_onesize *os)
     if (!is_constructed(os))
         return 0;
     lock(os);
-    const size_t n = list_of_c(os)->nfree_min;
+    const size_t n = nfree_min_of(os);
     unlock(os);
     return n;
 }
@@ -385,8 +387,8 @@ int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *o
     out->rejected_never_allocated = os->counts[CNT_REJ_NEVER];
     out->rejected_double = os->counts[CNT_REJ_DOUBLE];
     out->corruptions = os->counts[CNT_CORRUPTIONS];
-    out->nfree = nfree_of(fl);
-    out->nfree_min = fl->nfree_min;
+    out->nfree = nfree_of(os);
+    out->nfree_min = nfree_min_of(os);
     out->nblocks = os->nblocks;
     out->block_size = os->block_size;
     out->cached = os->cached;
@@ -407,12 +409,13 @@ int am_onesize_check(const struct am_onesize *os)
     int err = 0;
     lock(os);
     const struct am_onesize_list *fl = list_of_c(os);
-    const size_t nfree = nfree_of(fl);
-    if (fl->nfree_min > nfree || nfree > os->nblocks || fl->ncarved > os->ncarved_max ||
+    const size_t nfree = nfree_of(os);
+    if (fl->inuse > fl->inuse_max || fl->inuse_max > os->nblocks || fl->ncarved > os->ncarved_max ||
         os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree ||
         os->retired > os->nblocks - nfree || os->ndepot > AM_ONESIZE_PRIV_DEPOT)
         err = -EFAULT;
-    else if (os->mode != 0 && (os->fast.head != 0 || os->fast.ncarved != 0 || os->fast.budget != 0))
+    else if (os->mode != 0 &&
+             (os->fast.head != 0 || os->fast.ncarved != 0 || os->fast.inuse != 0 || os->fast.inuse_max != 0))
         err = -EFAULT;
     else if (!am_list_is_intact(os))
         err = -EFAULT;

@@ -31,14 +31,14 @@ void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct 
          * section, which crit_wait leaves and enters again atomically, so a
          * block given back after the check below always wakes this thread. */
         bool waited = false;
-        while (nfree_of(list_of(os)) == 0) {
+        while (nfree_of(os) == 0) {
             if (!waited)
                 os->counts[CNT_WAITS]++;
             waited = true;
             os->waiters++;
             const int r = wait_for_block(os, deadline);
             os->waiters--;
-            if (r == ETIMEDOUT && nfree_of(list_of(os)) == 0) {
+            if (r == ETIMEDOUT && nfree_of(os) == 0) {
                 os->counts[CNT_TIMEOUTS]++;
                 err = ETIMEDOUT;
                 break;

@@ -581,6 +581,7 @@ static void test_allocate_detects_write_after_free(void **state)
     POOL(os) = {0};
     make(&os, 8 * 32, 32, 0);
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    alloc_ok(&os, 1); /* held: the pool is not full */
     assert_int_equal(am_onesize_free(&os, a), 0);
     assert_int_equal(am_onesize_free(&os, b), 0);
     scribble(b, 0, 0x40); /* use after free: the link of b */
@@ -601,6 +602,54 @@ static void test_allocate_detects_write_after_free(void **state)
     am_onesize_free_all(&os);
     assert_int_equal(am_onesize_check(&os), 0);
     assert_non_null(am_onesize_allocate(&os, 1));
+}
+
+/* "a free into a full pool is a double free, whatever the block holds":
+ * the one case of a write into a freed block followed by a double free that
+ * the default mode catches. */
+static void test_free_into_a_full_pool_is_a_double_free(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os, 4 * 32, 32, 0);
+    void *a = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    scribble(a, 8, 0xff); /* its check word: it no longer looks free */
+    struct am_onesize_stats before = stats_of(&os);
+    assert_int_equal(am_onesize_free(&os, a), -EALREADY);
+    assert_int_equal(test_errors.last, EALREADY);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.rejected_double, before.rejected_double + 1);
+    assert_int_equal(st.nfree, 4);
+    assert_int_equal(st.frees, before.frees);
+    am_onesize_free_all(&os); /* the damage stays until then */
+    assert_int_equal(am_onesize_check(&os), 0);
+}
+
+/* The default mode's documented blind spot: a write into a freed block's
+ * first two words, then a double free while other blocks are in use, is
+ * accepted; the damage is found before the block could be handed out
+ * twice. */
+static void test_double_free_after_a_write_never_hands_out_twice(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os, 4 * 32, 32, 0);
+    void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, a), 0);
+    scribble(a, 8, 0xff);
+    assert_int_equal(am_onesize_free(&os, a), 0); /* not detected: documented */
+    assert_int_equal(am_onesize_check(&os), -EFAULT);
+    unsigned char seen[4] = {0};
+    seen[((unsigned char *)b - pool_buf) / 32] = 1;
+    void *p;
+    errno = 0;
+    while ((p = am_onesize_allocate(&os, 1)) != NULL) {
+        const size_t i = (size_t)((unsigned char *)p - pool_buf) / 32;
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+    }
+    assert_int_equal(errno, EFAULT); /* the second entry for a: damage */
 }
 
 /* ---- am_onesize_free_all ------------------------------------------------ */
@@ -912,6 +961,8 @@ int main(void)
         TEST(test_free_after_free_all_is_double_until_reused),
         TEST(test_free_block_with_lookalike_data_is_accepted),
         TEST(test_allocate_detects_write_after_free),
+        TEST(test_free_into_a_full_pool_is_a_double_free),
+        TEST(test_double_free_after_a_write_never_hands_out_twice),
         TEST(test_free_all_returns_every_block),
         TEST(test_iterate_visits_allocated_in_address_order),
         TEST(test_iterate_keeps_lifo_order_of_free_list),

@@ -41,11 +41,12 @@ extern "C" {
 
 /** @internal The free list and the counters that move with it. */
 struct am_onesize_list {
+    uint64_t nallocs; /* blocks handed out (to callers and to caches); first,
+                         so that no 32-bit ABI pads before it */
     uintptr_t head;   /* link to the most recently freed block; 0: none */
     size_t ncarved;   /* blocks [0, ncarved) handed out since ctor or free_all */
-    size_t budget;    /* nfree - nfree_min */
-    size_t nfree_min; /* low-water mark of the free blocks */
-    uint64_t nallocs; /* blocks handed out (to callers and to caches) */
+    size_t inuse;     /* blocks not free: nblocks - nfree */
+    size_t inuse_max; /* its high-water mark: nblocks - nfree_min */
 };
 
 /* struct am_onesize.path: which way the inline paths go. */
@@ -161,8 +162,8 @@ AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_park(const struct am_onesi
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key,
                                                             void *b);
 AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
-AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_took(struct am_onesize_list *fl, size_t budget,
-                                                           size_t n);
+AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_t n,
+                                                           unsigned flags);
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_gave(struct am_onesize_list *fl, size_t n);
 AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_list *fl,
                                                            unsigned flags);
@@ -291,38 +292,37 @@ AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_index(const struct am_
     return (m >> os->shift) | (m << ((0u - os->shift) & (sizeof m * 8u - 1u)));
 }
 
-/* n blocks left the free state (handed out): the budget pays first, the
- * low-water mark moves only when it is spent. budget is fl->budget, read
- * by the caller before it wrote any block (so the compiler need not read it
- * again). */
-AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_took(struct am_onesize_list *fl, size_t budget, size_t n)
+/* n blocks left the free state (handed out); inuse is fl->inuse, read by
+ * the caller before it wrote any block (so the compiler need not read it
+ * again). The high-water mark follows, except with E_FAST, whose callers
+ * have checked that it need not move. */
+AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_t n,
+                                                          unsigned flags)
 {
-    if (AM_ONESIZE_LIKELY(budget >= n)) {
-        fl->budget = budget - n;
-    } else {
-        fl->nfree_min -= n - budget;
-        fl->budget = 0;
-    }
+    fl->inuse = inuse + n;
+    if (!(flags & AM_ONESIZE_E_FAST) && inuse + n > fl->inuse_max)
+        fl->inuse_max = inuse + n;
     fl->nallocs += n;
 }
 
 /* n blocks became free again. */
 AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_gave(struct am_onesize_list *fl, size_t n)
 {
-    fl->budget += n;
+    fl->inuse -= n;
 }
 
 /* Take the first block off the list, or NULL if the list is empty, its
  * first block is damaged (it does not carry the free pattern: the caller
  * tells that case apart by a non-empty list), or (E_FAST) nfree is at its
- * low-water mark. The block's check word is cleared: it no longer looks
+ * low-water mark (the fast paths never move the mark: with E_FAST, the
+ * block must not take inuse past its high-water mark). The block's check word is cleared: it no longer looks
  * free. */
 AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_list *fl,
                                                           unsigned flags)
 {
     const uintptr_t pos = fl->head;
-    const size_t budget = fl->budget;
-    if (pos == 0 || ((flags & AM_ONESIZE_E_FAST) && budget == 0))
+    const size_t inuse = fl->inuse;
+    if (pos == 0 || ((flags & AM_ONESIZE_E_FAST) && inuse >= fl->inuse_max))
         return 0;
     unsigned char *b = am_onesize_impl_at(os, pos);
     uintptr_t w[2];
@@ -331,7 +331,7 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
         return 0;
     fl->head = w[0];
     AM_ONESIZE_SET_WORD(os, b, 1, 0, flags);
-    am_onesize_impl_took(fl, budget, 1);
+    am_onesize_impl_took(fl, inuse, 1, flags);
     AM_ONESIZE_TRACK_ALLOC(os, b, flags);
     return b;
 }
@@ -353,14 +353,15 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os,
 }
 
 /* Free b, a block carved on this list, if it does not carry the free
- * pattern; 1 if done, 0 if it looks free (the library's exact path then
- * decides). */
+ * pattern and the pool is not full (a free into a full pool is a double
+ * free, whatever the block holds); 1 if done, 0 if not (the library's exact
+ * path then decides). */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl,
                                                         void *b, unsigned flags)
 {
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w))
+    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w) || fl->inuse == 0)
         return 0;
     am_onesize_impl_link(os, fl, b, flags);
     return 1;
@@ -444,15 +445,14 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
 #endif
 AM_ONESIZE_STATIC_ASSERT(sizeof(uintptr_t) == sizeof(void *), "a link is stored in a uintptr_t");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, fast) == 0, "inline ABI: fast list first");
-AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, head) == 0, "inline ABI: list head");
-AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, ncarved) == sizeof(uintptr_t),
+AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, nallocs) == 0, "inline ABI: nallocs");
+AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, head) == 8, "inline ABI: list head");
+AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, ncarved) == 8 + sizeof(uintptr_t),
                          "inline ABI: ncarved");
-AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, budget) == 2 * sizeof(uintptr_t),
-                         "inline ABI: budget");
-AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, nfree_min) == 3 * sizeof(uintptr_t),
-                         "inline ABI: nfree_min");
-AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, nallocs) == 4 * sizeof(uintptr_t),
-                         "inline ABI: nallocs");
+AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, inuse) == 8 + 2 * sizeof(uintptr_t),
+                         "inline ABI: inuse");
+AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize_list, inuse_max) == 8 + 3 * sizeof(uintptr_t),
+                         "inline ABI: inuse_max");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, neg_base) == sizeof(struct am_onesize_list),
                          "inline ABI: geometry after the fast list");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, inv) ==
