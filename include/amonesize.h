@@ -46,7 +46,34 @@
  *    a valid block, so freeing it frees the new owner's block.
  * Caller data matches the pattern only if the caller writes the pool's
  * secret key into a block; even then the walk keeps double-free detection
- * exact. The misuse table in docs/misuse.md lists every case with its test.
+ * exact. One more check needs no look at the block: a free into a pool whose
+ * every block is free is a double free, always. The misuse table in
+ * docs/misuse.md lists every case, in each mode, with its test.
+ *
+ * The hardened mode
+ * -----------------
+ * For those who would rather spend a little memory and time than ship such
+ * a bug, two options close the blind spots without a debugger:
+ *  - cfg.state, caller memory of AM_ONESIZE_STATE_SIZE() bytes, holds one bit
+ *    per block (handed out or not). Every free is judged by the bit in O(1),
+ *    whatever the block holds: a free of a free block is -EALREADY, also
+ *    after a stray write into it and after am_onesize_free_all(); a block
+ *    on the free list whose bit says handed out is damage (EFAULT), never
+ *    handed out. Per-thread caches then pass every call to the pool, so that
+ *    the bits are exact at every moment.
+ *  - cfg.flags AM_ONESIZE_CHECK_FREED fills a freed block beyond its first
+ *    two words with a pattern derived from the key, and the allocation that
+ *    next takes the block verifies it first. A mismatch is a write after
+ *    free: the block is taken out of service until free_all (the "retired"
+ *    statistic), the event is counted ("freed_writes") and reported to
+ *    on_error (EFAULT, with the block's address), and allocation goes on
+ *    with the next block. Per-thread caches keep this: a block is checked
+ *    when the pool hands it to a cache and filled when a cache gives it
+ *    back (not while it is reused within one cache).
+ * Both work together, with locking, bulk operations and under memory
+ * debuggers (whose own checks are then the stronger ones). A pool with
+ * either has no inline fast path (each call is a library call); a pool
+ * without them pays nothing for their existence.
  *
  * Locking
  * -------
@@ -157,10 +184,26 @@ struct am_onesize_cfg {
      * must wake every waiter. <amonesize_pthread.h> has both. */
     int (*crit_wait)(void *crit_ctx, const struct timespec *deadline);
     void (*crit_notify)(void *crit_ctx);
-    /** Reserved for the hardened mode: both must be zero in this release. */
+    /** Optional (ptr and size both 0: none): the hardened mode's state, one
+     * bit per block, in caller memory of at least AM_ONESIZE_STATE_SIZE(
+     * pool.size, block_size) bytes, any alignment, not overlapping the pool;
+     * its contents are ignored by ctor. The library never allocates it. */
     struct am_blk state;
+    /** 0, or AM_ONESIZE_CHECK_FREED. */
     unsigned flags;
 };
+
+/** Bytes of cfg.state enough for every block of a pool of pool_size bytes
+ * and block_size: an integer constant expression when its arguments are. */
+#define AM_ONESIZE_STATE_SIZE(pool_size, block_size)                                                         \
+    (((size_t)(pool_size) /                                                                                  \
+          ((size_t)(block_size) > 2 * sizeof(void *) ? (size_t)(block_size) : 2 * sizeof(void *)) +          \
+      7) /                                                                                                   \
+     8)
+
+/** cfg.flags: fill freed blocks and check the fill when they are taken
+ * again (see "The hardened mode"). */
+#define AM_ONESIZE_CHECK_FREED 1u
 
 /** Counters and state, read together by am_onesize_get_stats(). */
 struct am_onesize_stats {
@@ -184,9 +227,12 @@ struct am_onesize_stats {
                                             (counted as allocated) */
     uint64_t cache_reclaimed;          /**< blocks caches held when free_all took them
                                             back (those caches drop them) */
-    size_t retired;                    /**< damaged blocks out of service until free_all */
+    size_t retired;                    /**< blocks written after free, out of service until
+                                            free_all (AM_ONESIZE_CHECK_FREED) */
     uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
     uint64_t timeouts;                 /**< ... and that ended with ETIMEDOUT */
+    uint64_t freed_writes;             /**< writes into freed blocks found by their fill
+                                            (AM_ONESIZE_CHECK_FREED) */
 };
 
 /** A pool. Its definition (in <amonesize/inline.h>) is visible so that it
@@ -217,7 +263,11 @@ struct am_onesize;
  *                  - exactly one of crit_enter and crit_exit is set;
  *                  - exactly one of crit_wait and crit_notify is set, or
  *                    they are set without crit_enter and crit_exit;
- *                  - cfg->state or cfg->flags is not zero;
+ *                  - cfg->flags has a bit other than AM_ONESIZE_CHECK_FREED;
+ *                  - exactly one of cfg->state.ptr and cfg->state.size is
+ *                    zero, cfg->state is smaller than the pool's blocks need
+ *                    (one bit each, rounded up to bytes), wraps around the
+ *                    address space, or overlaps cfg->pool;
  *                  - the effective block size overflows size_t;
  *                  - the pool, once aligned, has no room for one block.
  * Locking: never calls the critical-section callbacks.
@@ -253,10 +303,15 @@ AM_ONESIZE_API void am_onesize_dtor(struct am_onesize *os);
  *  - ENOMEM: no block is free;
  *  - EINVAL: size > am_onesize_get_block_size(), or os was never
  *    successfully constructed (os NULL included);
- *  - EFAULT: the free block to be handed out was damaged (written after it
- *    was freed). Nothing is handed out, the damage is counted, and every
- *    allocation fails this way until am_onesize_free_all(): a damaged link
- *    is never followed.
+ *  - EFAULT: the free block to be handed out was damaged (its first two
+ *    words written after it was freed, or, with a state bitmap, its bit
+ *    says handed out). Nothing is handed out, the damage is counted and
+ *    reported, and every allocation fails this way until
+ *    am_onesize_free_all(): a damaged link is never followed. (A block that
+ *    per-thread caches gave back is dropped instead, and the next call goes
+ *    on. With AM_ONESIZE_CHECK_FREED, a block whose fill was written is
+ *    retired and allocation goes on with the next block; NULL with ENOMEM
+ *    if none is left.)
  * Locking: enters the critical section at most once.
  * Complexity: O(1).
  */

@@ -31,17 +31,19 @@ size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
     }
     size_t got = 0;
     int err = 0;
+    struct am_retired r = {.n = 0};
     lock(os);
     for (; got < n; got++) {
-        if (nfree_of(os) == 0) {
+        if (nfree_of(os) == 0 || (err = am_take_one(os, &out[got], &r)) == ENOMEM) {
             os->counts[CNT_FAILED]++;
             err = ENOMEM;
             break;
         }
-        if ((err = am_take_one(os, &out[got])) != 0)
+        if (err != 0)
             break;
     }
     unlock(os);
+    am_report_retired(os, &r);
     if (err == EFAULT)
         am_onesize_impl_report(os, err, NULL);
     if (got < n)
@@ -81,9 +83,12 @@ int am_onesize_free_bulk(struct am_onesize *os, void *const *blocks, size_t n)
         }
         fl->nallocs = nallocs; /* taking them back is not an allocation */
     } else {
-        for (size_t i = 0; i < n; i++)
-            if (blocks[i] != NULL)
-                AM_ONESIZE_TRACK_FREE(os, blocks[i], eflags(os));
+        for (size_t i = 0; i < n; i++) {
+            if (blocks[i] == NULL)
+                continue;
+            AM_ONESIZE_TRACK_FREE(os, blocks[i], eflags(os));
+            AM_ONESIZE_FILL(os, blocks[i], eflags(os));
+        }
         if (pushed != 0)
             notify(os);
     }
@@ -134,6 +139,7 @@ size_t am_batch_refill(struct am_onesize_cache *c)
         return 0;
     }
     int err = 0;
+    struct am_retired r = {.n = 0};
     lock(os);
     drop_if_stale(os, c);
     AM_ONESIZE_ASSERT(c->n == 0);
@@ -152,7 +158,7 @@ size_t am_batch_refill(struct am_onesize_cache *c)
             err = ENOMEM;
             break;
         }
-        if ((err = am_take_one(os, &c->blocks[c->n])) != 0)
+        if ((err = am_take_one(os, &c->blocks[c->n], &r)) != 0)
             break;
         am_onesize_impl_park(os, os->key, c->blocks[c->n++]);
     }
@@ -161,10 +167,19 @@ size_t am_batch_refill(struct am_onesize_cache *c)
     report_held(os, c);
     c->carved = fl->ncarved;
     unlock(os);
+    am_report_retired(os, &r);
     if (err == EFAULT)
         am_onesize_impl_report(os, err, NULL);
-
-    /* Blocks from the depot are checked as the cache hands them out. */
+    /* The depot's blocks have their check word checked as the cache hands
+     * them out; their fill (AM_ONESIZE_CHECK_FREED) is checked now, outside
+     * the lock, as the pool hands them to the cache. */
+    if (os->mode & AM_MODE_FILL)
+        for (size_t i = from_depot; i-- > 0;)
+            if (!am_fill_ok(os, c->blocks[i])) {
+                const void *bad = c->blocks[i];
+                c->blocks[i] = c->blocks[--c->n];
+                am_batch_retire(c, bad);
+            }
     if (c->n == 0)
         errno = err;
     return c->n;
@@ -203,6 +218,19 @@ void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk)
     if (c->key == os->key) { /* else free_all took it back already */
         report_held(os, c);
         os->counts[CNT_CORRUPTIONS]++;
+    }
+    unlock(os);
+    am_onesize_impl_report(os, EFAULT, blk);
+}
+
+void am_batch_retire(struct am_onesize_cache *c, const void *blk)
+{
+    struct am_onesize *os = c->os;
+    lock(os);
+    if (c->key == os->key) { /* else free_all took it back already */
+        report_held(os, c);
+        os->retired++;
+        os->counts[CNT_FREED_WRITES]++;
     }
     unlock(os);
     am_onesize_impl_report(os, EFAULT, blk);

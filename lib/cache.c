@@ -14,6 +14,16 @@ extern void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 extern int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 #endif
 
+/* Give the first k cached blocks back; with AM_ONESIZE_CHECK_FREED filled
+ * first, here, outside the pool's lock: the cache owns them. */
+static void give_back(struct am_onesize_cache *c, size_t k)
+{
+    if (c->os->mode & AM_MODE_FILL)
+        for (size_t i = 0; i < k; i++)
+            am_fill(c->os, c->blocks[i]);
+    am_batch_flush(c, k);
+}
+
 static bool is_stale(const struct am_onesize_cache *c)
 {
     return c->key != AM_ONESIZE_KEY_OF(c->os);
@@ -30,8 +40,9 @@ int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, siz
     if (!is_constructed(os) || capacity > AM_ONESIZE_CACHE_MAX)
         return -EINVAL;
     c->os = os;
-    /* A memory debugger sees each block's life only if the pool does. */
-    const bool pass_through = (os->mode & AM_MODE_TRACKED) != 0;
+    /* A memory debugger sees each block's life only if the pool does, and a
+     * state bitmap is exact only if every call reaches the pool. */
+    const bool pass_through = (os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) != 0;
     c->capacity = pass_through ? 0 : capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
     c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
     /* key 0 is never a pool's and carved is 0: the first call synchronises
@@ -97,7 +108,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
         return am_onesize_free(os, b);
     }
     if (c->n == c->capacity)
-        am_batch_flush(c, c->batch);
+        give_back(c, c->batch);
     am_onesize_impl_park(os, c->key, b);
     c->blocks[c->n++] = b;
     return 0;
@@ -107,7 +118,7 @@ void am_onesize_cache_flush(struct am_onesize_cache *c)
 {
     if (c == NULL || c->os == NULL || (c->n == 0 && c->reported == 0))
         return;
-    am_batch_flush(c, c->n); /* also when empty: the pool's count follows */
+    give_back(c, c->n); /* also when empty: the pool's count follows */
 }
 
 size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c)

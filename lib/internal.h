@@ -24,8 +24,12 @@ enum {
     AM_MODE_ASAN = 4u,     /* an AddressSanitizer runtime is in the process */
     AM_MODE_PTHREAD = 8u,  /* the callbacks are the library's pthread adapter */
     AM_MODE_WAIT = 16u,    /* crit_wait and crit_notify set */
+    AM_MODE_STATE = 32u,   /* hardened: a state bit per block (cfg.state) */
+    AM_MODE_FILL = 64u,    /* hardened: freed blocks are filled (AM_ONESIZE_CHECK_FREED) */
 };
 #define AM_MODE_TRACKED (AM_MODE_VALGRIND | AM_MODE_ASAN)
+/* Pools whose every call goes through the library. */
+#define AM_MODE_LIBRARY (AM_MODE_TRACKED | AM_MODE_STATE | AM_MODE_FILL)
 
 /* ---- event counters: struct am_onesize.counts[] ------------------------- */
 
@@ -41,6 +45,7 @@ enum {
     CNT_CACHE_RECLAIMED,
     CNT_WAITS,
     CNT_TIMEOUTS,
+    CNT_FREED_WRITES,
     CNT_COUNT
 };
 _Static_assert(CNT_COUNT <= AM_ONESIZE_PRIV_NCOUNTS, "struct am_onesize has room for every counter");
@@ -79,7 +84,9 @@ static inline const struct am_onesize_list *list_of_c(const struct am_onesize *o
 /* Engine flags for this pool's mode. */
 static inline unsigned eflags(const struct am_onesize *os)
 {
-    return (os->mode & AM_MODE_TRACKED) ? AM_ONESIZE_E_TRACK : 0u;
+    return ((os->mode & AM_MODE_TRACKED) ? AM_ONESIZE_E_TRACK : 0u) |
+           ((os->mode & AM_MODE_STATE) ? AM_ONESIZE_E_STATE : 0u) |
+           ((os->mode & AM_MODE_FILL) ? AM_ONESIZE_E_FILL : 0u);
 }
 
 static inline size_t nfree_of(const struct am_onesize *os)
@@ -107,11 +114,31 @@ static inline unsigned char *block_at(const struct am_onesize *os, size_t idx)
 /* pool.c: the exact verdict on a pointer to be freed, with the lock held:
  * 0 if it is a handed-out block, else the negative errno, counted. */
 int am_check_freeable(struct am_onesize *os, const void *ptr);
-/* pool.c: hand out one block with the lock held (list, depot, never used
- * ones); 0, or EFAULT for a damaged free list (counted). nfree > 0. */
-int am_take_one(struct am_onesize *os, void **out);
+/* Blocks retired during one call (AM_ONESIZE_CHECK_FREED), to be reported
+ * to on_error once the critical section is left. */
+#define AM_RETIRED_MAX 4
+struct am_retired {
+    const void *blk[AM_RETIRED_MAX];
+    unsigned n;
+};
+void am_report_retired(const struct am_onesize *os, const struct am_retired *r);
+/* pool.c: hand out one block with the lock held: the free list first
+ * (most recently freed), then the depot, then a block never handed out.
+ * Blocks whose fill was written are retired into r on the way. 0; EFAULT
+ * for a damaged block or list (counted; also when r is full, before the
+ * next retirement); ENOMEM if retirements left nothing free. */
+int am_take_one(struct am_onesize *os, void **out, struct am_retired *r);
 /* pool.c: a fresh key, different from the current one. */
 uintptr_t am_new_key(const void *os, const void *pool);
+
+/* hardened.c: is the fill of a free block intact? */
+bool am_fill_ok(const struct am_onesize *os, void *blk);
+/* hardened.c: the state bit of block i. */
+int am_state_get_index(const struct am_onesize *os, size_t i);
+/* hardened.c: 0, or -EINVAL if cfg's state and flags are not valid for a
+ * pool of nblocks over [pool_start, pool_end). */
+int am_hardened_cfg(const struct am_onesize_cfg *cfg, size_t nblocks, uintptr_t pool_start,
+                    uintptr_t pool_end);
 
 /* iterate.c: is the free list (and the depot) intact and of the length the
  * counts say? */
@@ -136,6 +163,9 @@ void am_batch_sync(struct am_onesize_cache *c);
 /* A cache dropped a block it could not hand out (see cache.c): counted,
  * reported. */
 void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk);
+/* A block the pool handed to a cache had its fill written (the cache has
+ * let go of it already): out of service until free_all, counted, reported. */
+void am_batch_retire(struct am_onesize_cache *c, const void *blk);
 /* Count and report a double free a cache caught by itself. */
 void am_batch_reject_double(struct am_onesize *os, const void *ptr);
 

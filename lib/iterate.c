@@ -25,7 +25,19 @@ static bool is_list_block(const struct am_onesize *os, uintptr_t pos, uintptr_t 
     if (am_onesize_impl_index(os, &p) >= list_of_c(os)->ncarved)
         return false;
     AM_ONESIZE_GET(os, (const void *)p, w, eflags(os));
-    return am_onesize_impl_is_free_pattern(os->key, pos, w) && !am_onesize_impl_is_parked(os->key, pos, w);
+    return am_onesize_impl_is_free_pattern(os->key, pos, w) && !am_onesize_impl_is_parked(os->key, pos, w) &&
+           !((os->mode & AM_MODE_STATE) && am_state_get(os, (const void *)p));
+}
+
+/* With a state bitmap: as many blocks carved since ctor or free_all have
+ * their bit set as are handed out (in use, but not retired). */
+static bool bits_agree(const struct am_onesize *os)
+{
+    const struct am_onesize_list *fl = list_of_c(os);
+    size_t set = 0;
+    for (size_t i = 0; i < fl->ncarved; i++)
+        set += (size_t)am_state_get_index(os, i);
+    return set == fl->inuse - os->retired;
 }
 
 int am_find_in_list(const struct am_onesize *os, const void *blk)
@@ -72,7 +84,7 @@ bool am_list_is_intact(const struct am_onesize *os)
             if (os->depot[j] == os->depot[i])
                 return false;
     }
-    return true;
+    return !(os->mode & AM_MODE_STATE) || bits_agree(os);
 }
 
 /* Index of a block known to be one. */
@@ -181,6 +193,14 @@ static size_t walk_allocated(struct am_onesize *os, size_t num, am_onesize_itera
 {
     if (!am_list_is_intact(os))
         return SIZE_MAX;
+    if (os->mode & AM_MODE_STATE) { /* the bits say which blocks are handed out */
+        size_t visited = 0;
+        const size_t ncarved = list_of(os)->ncarved;
+        for (size_t i = 0; i < ncarved && (num == 0 || visited < num); i++)
+            if (am_state_get_index(os, i))
+                cb(ctx, visited++, block_at(os, i), os->block_size);
+        return visited;
+    }
     size_t visited = 0, d = 0;
     const uintptr_t sorted = sort_free_list(os);
     sort_depot(os);

@@ -50,47 +50,86 @@ static uintptr_t inverse_of_odd(uintptr_t d)
     return x;
 }
 
-/* Hand out one block; nfree > 0. The free list first (most recently freed),
- * then the depot, then a block never handed out. 0, or EFAULT if the block
- * to be handed out is damaged: it is left where it is and counted. */
-int am_take_one(struct am_onesize *os, void **out)
+/* A block whose fill was written after it was freed: out of service until
+ * free_all, counted, and reported once the critical section is left. */
+static void retire(struct am_onesize *os, struct am_retired *r, const void *b)
+{
+    os->retired++;
+    os->counts[CNT_FREED_WRITES]++;
+    r->blk[r->n++] = b;
+}
+
+void am_report_retired(const struct am_onesize *os, const struct am_retired *r)
+{
+    for (unsigned i = 0; i < r->n; i++)
+        am_onesize_impl_report(os, EFAULT, r->blk[i]);
+}
+
+int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
 {
     struct am_onesize_list *fl = list_of(os);
+    const unsigned flags = eflags(os);
     void *b;
-    if (fl->head != 0) {
-        b = am_onesize_impl_pop(os, fl, eflags(os));
-        if (b == NULL) {
-            os->counts[CNT_CORRUPTIONS]++;
-            return EFAULT;
+    for (;;) {
+        if (nfree_of(os) == 0) /* the rest was retired */
+            return ENOMEM;
+        const bool may_retire = r->n < AM_RETIRED_MAX;
+        if (fl->head != 0) {
+            if ((flags & AM_ONESIZE_E_FILL) && !am_fill_ok(os, am_onesize_impl_at(os, fl->head))) {
+                void *bad = may_retire ? am_onesize_impl_pop(os, fl, flags | AM_ONESIZE_E_RETIRE) : NULL;
+                if (bad == NULL) { /* a damaged link, or no room to report: later */
+                    os->counts[CNT_CORRUPTIONS] += may_retire;
+                    return EFAULT;
+                }
+                retire(os, r, bad);
+                continue;
+            }
+            b = am_onesize_impl_pop(os, fl, flags);
+            if (b == NULL) {
+                os->counts[CNT_CORRUPTIONS]++;
+                return EFAULT;
+            }
+        } else if (os->ndepot != 0) {
+            /* Caches, and so the depot, are never used when tracked or with
+             * a state bitmap. A block that lost its check word there is
+             * dropped (written after it was freed, or handed out already
+             * through a second entry): no longer free, never handed out. */
+            b = os->depot[os->ndepot - 1];
+            const bool filled = !(flags & AM_ONESIZE_E_FILL) || am_fill_ok(os, b);
+            if (!filled && !may_retire)
+                return EFAULT;
+            os->ndepot--;
+            const bool intact = am_onesize_impl_unpark(os, os->key, b);
+            am_onesize_impl_took(fl, fl->inuse, 1, intact && filled ? 0u : AM_ONESIZE_E_RETIRE);
+            if (!intact) {
+                os->counts[CNT_CORRUPTIONS]++;
+                return EFAULT;
+            }
+            if (!filled) {
+                retire(os, r, b);
+                continue;
+            }
+        } else {
+            AM_ONESIZE_ASSERT(fl->ncarved < os->nblocks); /* nfree > 0 */
+            b = block_at(os, fl->ncarved++);
+            if (fl->ncarved > os->ncarved_max)
+                os->ncarved_max = fl->ncarved;
+            /* Both words cleared: the block does not look free, and no stale
+             * link is left for a leak checker to mistake for a reference. */
+            const uintptr_t cleared[2] = {0, 0};
+            AM_ONESIZE_SET(os, b, cleared, flags);
+            am_onesize_impl_took(fl, fl->inuse, 1, 0);
+            AM_ONESIZE_STATE_SET(os, b, 1, flags);
+            AM_ONESIZE_TRACK_ALLOC(os, b, flags);
         }
-    } else if (os->ndepot != 0) {
-        /* Caches, and so the depot, are never used when tracked. A block
-         * that lost its check word there is dropped (written after it was
-         * freed, or handed out already through a second entry). */
-        b = os->depot[--os->ndepot];
-        am_onesize_impl_took(fl, fl->inuse, 1, 0);
-        if (!am_onesize_impl_unpark(os, os->key, b)) {
-            os->counts[CNT_CORRUPTIONS]++;
-            return EFAULT;
-        }
-    } else {
-        AM_ONESIZE_ASSERT(fl->ncarved < os->nblocks); /* nfree > 0 */
-        b = block_at(os, fl->ncarved++);
-        if (fl->ncarved > os->ncarved_max)
-            os->ncarved_max = fl->ncarved;
-        /* Both words cleared: the block does not look free, and no stale
-         * link is left for a leak checker to mistake for a reference. */
-        const uintptr_t cleared[2] = {0, 0};
-        AM_ONESIZE_SET(os, b, cleared, eflags(os));
-        am_onesize_impl_took(fl, fl->inuse, 1, 0);
-        AM_ONESIZE_TRACK_ALLOC(os, b, eflags(os));
+        *out = b;
+        return 0;
     }
-    *out = b;
-    return 0;
 }
 
 /* The allocation, with the lock held: 0 or the errno value, counted. */
-static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **out)
+static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **out,
+                           struct am_retired *r)
 {
     if (size > os->block_size) {
         os->counts[CNT_OVERSIZE]++;
@@ -100,13 +139,15 @@ static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, vo
         os->counts[CNT_FAILED]++;
         return ENOMEM;
     }
-    return am_take_one(os, out);
+    return am_take_one(os, out, r);
 }
 
 struct am_onesize_impl_got am_onesize_impl_allocate_in(struct am_onesize *os, size_t size)
 {
     struct am_onesize_impl_got got = {NULL, 0};
-    got.err = allocate_locked(os, size, 0, &got.blk);
+    struct am_retired r = {.n = 0};
+    got.err = allocate_locked(os, size, 0, &got.blk, &r);
+    AM_ONESIZE_ASSERT(r.n == 0); /* the inline locked path is never hardened */
     return got;
 }
 
@@ -131,9 +172,11 @@ static void *allocate(struct am_onesize *os, size_t size, size_t margin)
         return NULL;
     }
     void *blk = NULL;
+    struct am_retired r = {.n = 0};
     lock(os);
-    const int err = allocate_locked(os, size, margin, &blk);
+    const int err = allocate_locked(os, size, margin, &blk, &r);
     unlock(os);
+    am_report_retired(os, &r);
     return err == 0 ? blk : am_onesize_impl_failed(os, err);
 }
 
@@ -161,10 +204,14 @@ int am_check_freeable(struct am_onesize *os, const void *ptr)
         os->counts[CNT_REJ_NEVER]++;
         return -EINVAL;
     }
-    if (nfree_of(os) == os->nblocks) { /* every block is free already */
+    if (nfree_of(os) == os->nblocks || ((os->mode & AM_MODE_STATE) && !am_state_get(os, ptr))) {
+        /* every block is free already, or this one's bit says so: a double
+         * free, whatever the block holds */
         os->counts[CNT_REJ_DOUBLE]++;
         return -EALREADY;
     }
+    if (os->mode & AM_MODE_STATE)
+        return 0; /* the bit says handed out: exact, no look at the block */
     uintptr_t w[2];
     AM_ONESIZE_GET(os, ptr, w, eflags(os));
     const uintptr_t pos = am_onesize_impl_pos(os, ptr);
@@ -240,10 +287,14 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
     if (aligned >= end || (end - aligned) / bsize == 0)
         return -EINVAL;
 
+    const size_t nblocks = (end - aligned) / bsize;
+    if (am_hardened_cfg(cfg, nblocks, start, end) != 0)
+        return -EINVAL;
+
     struct am_onesize o = {0};
     o.neg_base = 0 - aligned;
     o.block_size = bsize;
-    o.nblocks = (end - aligned) / bsize;
+    o.nblocks = nblocks;
     o.shift = (unsigned)__builtin_ctzll((unsigned long long)bsize);
     o.inv = inverse_of_odd(bsize >> o.shift);
     o.key = am_new_key(os, cfg->pool.ptr);
@@ -263,11 +314,17 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
     if (cfg->crit_wait != NULL)
         o.mode |= AM_MODE_WAIT;
     o.mode |= am_track_detect();
+    if (cfg->state.ptr != NULL) {
+        o.mode |= AM_MODE_STATE;
+        o.state = (unsigned char *)cfg->state.ptr;
+    }
+    if (cfg->flags & AM_ONESIZE_CHECK_FREED)
+        o.mode |= AM_MODE_FILL;
     /* The way the inline paths go: the engine on the fast list only for a
      * plain pool (whose fast list alone is then used), the inline locked
      * path for callbacks, else the library every time. */
     o.path = o.mode == 0                ? AM_ONESIZE_PRIV_PLAIN
-             : o.mode & AM_MODE_TRACKED ? AM_ONESIZE_PRIV_LIBRARY
+             : o.mode & AM_MODE_LIBRARY ? AM_ONESIZE_PRIV_LIBRARY
                                         : AM_ONESIZE_PRIV_LOCKED;
     *os = o;
     am_track_create(os, block_at(os, 0), os->nblocks * os->block_size);
@@ -396,6 +453,7 @@ int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *o
     out->retired = os->retired;
     out->waits = os->counts[CNT_WAITS];
     out->timeouts = os->counts[CNT_TIMEOUTS];
+    out->freed_writes = os->counts[CNT_FREED_WRITES];
     unlock(os);
     /* Every block handed out is held, or came back one way or the other. */
     out->frees = out->allocations - out->freed_by_free_all - (out->nblocks - out->nfree);

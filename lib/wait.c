@@ -8,6 +8,15 @@
 
 #include "lock.h"
 
+static bool has_passed(const struct timespec *deadline)
+{
+    struct timespec now;
+    if (deadline == NULL || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
+        return false;
+    return now.tv_sec > deadline->tv_sec ||
+           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct timespec *deadline)
 {
     if (!is_constructed(os) ||
@@ -21,6 +30,7 @@ void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct 
     }
     void *blk = NULL;
     int err = 0;
+    struct am_retired retired = {.n = 0};
     lock(os);
     if (size > os->block_size) {
         os->counts[CNT_OVERSIZE]++;
@@ -31,23 +41,32 @@ void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct 
          * section, which crit_wait leaves and enters again atomically, so a
          * block given back after the check below always wakes this thread. */
         bool waited = false;
-        while (nfree_of(os) == 0) {
-            if (!waited)
-                os->counts[CNT_WAITS]++;
-            waited = true;
-            os->waiters++;
-            const int r = wait_for_block(os, deadline);
-            os->waiters--;
-            if (r == ETIMEDOUT && nfree_of(os) == 0) {
-                os->counts[CNT_TIMEOUTS]++;
-                err = ETIMEDOUT;
-                break;
+        do {
+            err = 0;
+            while (nfree_of(os) == 0) {
+                if (has_passed(deadline)) { /* a deadline already past: no wait */
+                    os->counts[CNT_TIMEOUTS]++;
+                    err = ETIMEDOUT;
+                    break;
+                }
+                if (!waited)
+                    os->counts[CNT_WAITS]++;
+                waited = true;
+                os->waiters++;
+                const int r = wait_for_block(os, deadline);
+                os->waiters--;
+                if (r == ETIMEDOUT && nfree_of(os) == 0) {
+                    os->counts[CNT_TIMEOUTS]++;
+                    err = ETIMEDOUT;
+                    break;
+                }
             }
-        }
-        if (err == 0)
-            err = am_take_one(os, &blk);
+            if (err == 0)
+                err = am_take_one(os, &blk, &retired);
+        } while (err == ENOMEM); /* what was free was retired: wait again */
     }
     unlock(os);
+    am_report_retired(os, &retired);
     if (err == ETIMEDOUT) {
         errno = err;
         return NULL;

@@ -285,4 +285,22 @@ scribble(void *freed, size_t offset, unsigned char bits)
 #endif
 }
 
+/* Write len bytes of value into a freed block from offset on, likewise. */
+#if defined(__clang__) || defined(__GNUC__)
+__attribute__((no_sanitize_address))
+#endif
+HELPER void
+stray_write(void *freed, size_t offset, size_t len, unsigned char value)
+{
+    volatile unsigned char *p = (volatile unsigned char *)freed + offset;
+#if defined(AM_HAVE_VALGRIND)
+    VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, len);
+#endif
+    for (size_t i = 0; i < len; i++)
+        p[i] = value;
+#if defined(AM_HAVE_VALGRIND)
+    VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, len);
+#endif
+}
+
 #endif /* AMONESIZE_TEST_HELPERS_H */

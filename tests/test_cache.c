@@ -362,7 +362,7 @@ static void test_cache_write_into_cached_block_is_never_followed(void **state)
     void *victim = am_onesize_cache_allocate(&c, 1), *other = am_onesize_cache_allocate(&c, 1);
     assert_int_equal(am_onesize_cache_free(&c, other), 0);
     assert_int_equal(am_onesize_cache_free(&c, victim), 0);
-    memset(victim, 0x41, 16); /* its link and check word, 0x4141... */
+    stray_write(victim, 0, 16, 0x41); /* its link and check word, 0x4141... */
     assert_int_equal(am_onesize_cache_free(&c, other), -EALREADY);
     /* the damaged block: not handed out, counted, reported, the next one is */
     test_errors.n = 0;
@@ -385,7 +385,7 @@ static void test_cache_double_free_after_a_write_never_hands_out_twice(void **st
     cache_or_skip(&c, &os, 8);
     void *p = am_onesize_cache_allocate(&c, 1);
     assert_int_equal(am_onesize_cache_free(&c, p), 0);
-    memset(p, 0, 16);                                  /* the write ... */
+    stray_write(p, 0, 16, 0);                          /* the write ... */
     assert_int_equal(am_onesize_cache_free(&c, p), 0); /* ... hides the double free */
     assert_ptr_equal(am_onesize_cache_allocate(&c, 1), p);
     void *q = am_onesize_cache_allocate(&c, 1); /* the second entry for p is dropped */

@@ -115,11 +115,12 @@ struct am_onesize {
 
 /* Flags: what a call site needs beyond the plain list. Constants at every
  * call site, so each use compiles to just the work it asks for. */
-#define AM_ONESIZE_E_FAST  1u /* inline fast path: give up at the low-water mark */
-#define AM_ONESIZE_E_TRACK 2u /* tell a memory debugger (library only) */
-#define AM_ONESIZE_E_KEEP                                                                                    \
-    4u /* ... but not that a block was handed out or freed:                                                  \
-          the caller tells it later (library only) */
+#define AM_ONESIZE_E_FAST   1u  /* inline fast path: give up at the low-water mark */
+#define AM_ONESIZE_E_TRACK  2u  /* library only: tell a memory debugger */
+#define AM_ONESIZE_E_KEEP   4u  /* library only: the caller tells the debugger later, and fills later */
+#define AM_ONESIZE_E_STATE  8u  /* library only: keep the hardened state bit of each block */
+#define AM_ONESIZE_E_FILL   16u /* library only: fill a freed block beyond its two words */
+#define AM_ONESIZE_E_RETIRE 32u /* library only: pop takes the block out of service, no hand-out */
 
 /* Reading and writing a block's two words. In the library, tracked pools
  * go through lib/track.h (whose hooks are defined before this header is
@@ -133,8 +134,14 @@ struct am_onesize {
     (((flags)&AM_ONESIZE_E_TRACK) ? am_track_set_word((os), (b), (i), (v))                                   \
                                   : am_onesize_impl_store((b), (i), (v)))
 #define AM_ONESIZE_TRACK_ALLOC(os, b, flags)                                                                 \
-    (((flags) & (AM_ONESIZE_E_TRACK | AM_ONESIZE_E_KEEP)) == AM_ONESIZE_E_TRACK ? am_track_alloc((os), (b))  \
-                                                                                : (void)0)
+    (((flags) & (AM_ONESIZE_E_TRACK | AM_ONESIZE_E_KEEP | AM_ONESIZE_E_RETIRE)) == AM_ONESIZE_E_TRACK        \
+         ? am_track_alloc((os), (b))                                                                         \
+         : (void)0)
+#define AM_ONESIZE_STATE_IS_SET(os, b, flags) (((flags)&AM_ONESIZE_E_STATE) ? am_state_get((os), (b)) : 0)
+#define AM_ONESIZE_STATE_SET(os, b, v, flags)                                                                \
+    (((flags)&AM_ONESIZE_E_STATE) ? am_state_set((os), (b), (v)) : (void)0)
+#define AM_ONESIZE_FILL(os, b, flags)                                                                        \
+    (((flags) & (AM_ONESIZE_E_FILL | AM_ONESIZE_E_KEEP)) == AM_ONESIZE_E_FILL ? am_fill((os), (b)) : (void)0)
 #define AM_ONESIZE_TRACK_FREE(os, b, flags)                                                                  \
     (((flags) & (AM_ONESIZE_E_TRACK | AM_ONESIZE_E_KEEP)) == AM_ONESIZE_E_TRACK ? am_track_free((os), (b))   \
                                                                                 : (void)0)
@@ -143,8 +150,11 @@ struct am_onesize {
 #define AM_ONESIZE_SET(os, b, w, flags) ((void)(os), (void)(flags), (void)AM_ONESIZE_COPY((b), (w)))
 #define AM_ONESIZE_SET_WORD(os, b, i, v, flags)                                                              \
     ((void)(os), (void)(flags), am_onesize_impl_store((b), (i), (v)))
-#define AM_ONESIZE_TRACK_ALLOC(os, b, flags) ((void)(os), (void)(b), (void)(flags))
-#define AM_ONESIZE_TRACK_FREE(os, b, flags)  ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_TRACK_ALLOC(os, b, flags)  ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_TRACK_FREE(os, b, flags)   ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_STATE_IS_SET(os, b, flags) ((void)(os), (void)(b), (void)(flags), 0)
+#define AM_ONESIZE_STATE_SET(os, b, v, flags) ((void)(os), (void)(b), (void)(v), (void)(flags))
+#define AM_ONESIZE_FILL(os, b, flags)         ((void)(os), (void)(b), (void)(flags))
 #endif
 
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_store(void *b, unsigned i, uintptr_t v);
@@ -302,7 +312,8 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_took(struct am_onesize_list
     fl->inuse = inuse + n;
     if (!(flags & AM_ONESIZE_E_FAST) && inuse + n > fl->inuse_max)
         fl->inuse_max = inuse + n;
-    fl->nallocs += n;
+    if (!(flags & AM_ONESIZE_E_RETIRE))
+        fl->nallocs += n;
 }
 
 /* n blocks became free again. */
@@ -312,11 +323,12 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_gave(struct am_onesize_list
 }
 
 /* Take the first block off the list, or NULL if the list is empty, its
- * first block is damaged (it does not carry the free pattern: the caller
- * tells that case apart by a non-empty list), or (E_FAST) nfree is at its
- * low-water mark (the fast paths never move the mark: with E_FAST, the
- * block must not take inuse past its high-water mark). The block's check word is cleared: it no longer looks
- * free. */
+ * first block is damaged (it does not carry the free pattern, or its state
+ * bit says handed out: the caller tells that case apart by a non-empty
+ * list), or (E_FAST) nfree is at its low-water mark (the fast paths never
+ * move the mark). The block's check word is cleared: it no longer looks
+ * free. With E_RETIRE the block is out of service: not handed out (no
+ * allocation counted, its state bit and the debuggers' view unchanged). */
 AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_list *fl,
                                                           unsigned flags)
 {
@@ -327,11 +339,13 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     unsigned char *b = am_onesize_impl_at(os, pos);
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    if (!am_onesize_impl_is_free_pattern(os->key, pos, w))
+    if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || AM_ONESIZE_STATE_IS_SET(os, b, flags))
         return 0;
     fl->head = w[0];
     AM_ONESIZE_SET_WORD(os, b, 1, 0, flags);
     am_onesize_impl_took(fl, inuse, 1, flags);
+    if (!(flags & AM_ONESIZE_E_RETIRE))
+        AM_ONESIZE_STATE_SET(os, b, 1, flags);
     AM_ONESIZE_TRACK_ALLOC(os, b, flags);
     return b;
 }
@@ -350,18 +364,21 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os,
     fl->head = pos;
     AM_ONESIZE_SET_WORD(os, b, 0, w[0], flags);
     am_onesize_impl_gave(fl, 1);
+    AM_ONESIZE_STATE_SET(os, b, 0, flags);
+    AM_ONESIZE_FILL(os, b, flags);
 }
 
 /* Free b, a block carved on this list, if it does not carry the free
- * pattern and the pool is not full (a free into a full pool is a double
- * free, whatever the block holds); 1 if done, 0 if not (the library's exact
- * path then decides). */
+ * pattern, the pool is not full (a free into a full pool is a double free,
+ * whatever the block holds) and (E_STATE) its bit says handed out; 1 if
+ * done, 0 if not (the library's exact path then decides). */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl,
                                                         void *b, unsigned flags)
 {
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w) || fl->inuse == 0)
+    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w) || fl->inuse == 0 ||
+        ((flags & AM_ONESIZE_E_STATE) && !AM_ONESIZE_STATE_IS_SET(os, b, flags)))
         return 0;
     am_onesize_impl_link(os, fl, b, flags);
     return 1;

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* The hardened mode: a state bit per block in caller memory (cfg.state),
+ * and the fill of freed blocks (AM_ONESIZE_CHECK_FREED). The engine calls
+ * am_state_get/am_state_set/am_fill for pools that have them; the library
+ * checks fills with am_fill_ok before it hands a block out. */
+#include "internal.h"
+
+#include <errno.h>
+
+#if defined(AM_HAVE_VALGRIND)
+#include <valgrind/memcheck.h>
+#endif
+
+#if defined(__clang__) || defined(__GNUC__)
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
+#endif
+
+#define WORD sizeof(uintptr_t)
+
+static size_t index_of(const struct am_onesize *os, const void *blk)
+{
+    uintptr_t p = (uintptr_t)blk;
+    const uintptr_t idx = am_onesize_impl_index(os, &p);
+    AM_ONESIZE_ASSERT(idx < os->nblocks);
+    return (size_t)idx;
+}
+
+int am_state_get(const struct am_onesize *os, const void *blk)
+{
+    const size_t i = index_of(os, blk);
+    return (os->state[i / 8] >> (i % 8)) & 1u;
+}
+
+void am_state_set(const struct am_onesize *os, const void *blk, int handed_out)
+{
+    const size_t i = index_of(os, blk);
+    const unsigned char bit = (unsigned char)(1u << (i % 8));
+    if (handed_out)
+        os->state[i / 8] |= bit;
+    else
+        os->state[i / 8] &= (unsigned char)~bit;
+}
+
+int am_state_get_index(const struct am_onesize *os, size_t i)
+{
+    return (os->state[i / 8] >> (i % 8)) & 1u;
+}
+
+/* The fill: one word derived from the key, repeated. */
+static uintptr_t fill_word(const struct am_onesize *os)
+{
+    return ~((os->key << 7) | (os->key >> (WORD * 8 - 7)));
+}
+
+/* The fill lies in a free block: under memcheck it is NOACCESS, under ASan
+ * poisoned. The allocator's own accesses are not the program's. */
+static NO_ASAN void fill_access(const struct am_onesize *os, void *blk, bool write, bool *ok)
+{
+    unsigned char *from = (unsigned char *)blk + 2 * WORD;
+    const size_t bytes = os->block_size - 2 * WORD;
+#if defined(AM_HAVE_VALGRIND)
+    if (os->mode & AM_MODE_VALGRIND)
+        (void)VALGRIND_MAKE_MEM_DEFINED(from, bytes);
+#endif
+    const uintptr_t f = fill_word(os);
+    volatile uintptr_t *w = (volatile uintptr_t *)(void *)from;
+    for (size_t i = 0; i < bytes / WORD; i++) {
+        if (write)
+            w[i] = f;
+        else if (w[i] != f)
+            *ok = false;
+    }
+#if defined(AM_HAVE_VALGRIND)
+    if (os->mode & AM_MODE_VALGRIND)
+        (void)VALGRIND_MAKE_MEM_NOACCESS(from, bytes);
+#endif
+}
+
+void am_fill(const struct am_onesize *os, void *blk)
+{
+    fill_access(os, blk, true, NULL);
+}
+
+bool am_fill_ok(const struct am_onesize *os, void *blk)
+{
+    bool ok = true;
+    fill_access(os, blk, false, &ok);
+    return ok;
+}
+
+int am_hardened_cfg(const struct am_onesize_cfg *cfg, size_t nblocks, uintptr_t pool_start,
+                    uintptr_t pool_end)
+{
+    if (cfg->flags & ~(unsigned)AM_ONESIZE_CHECK_FREED)
+        return -EINVAL;
+    const uintptr_t s = (uintptr_t)cfg->state.ptr;
+    if ((s == 0) != (cfg->state.size == 0))
+        return -EINVAL;
+    if (s == 0)
+        return 0;
+    uintptr_t end;
+    if (cfg->state.size < (nblocks + 7) / 8 || __builtin_add_overflow(s, cfg->state.size, &end))
+        return -EINVAL;
+    if (s < pool_end && pool_start < end) /* overlaps the pool */
+        return -EINVAL;
+    return 0;
+}
