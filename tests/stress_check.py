@@ -2,10 +2,11 @@
 """Run amonesize-stress briefly and assert on what it reports.
 
 usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted; SIGINT
-                                                   and SIGTERM mid-run end with a summary
-                                                   (STRESS_CACHE=N: through per-thread caches,
-                                                   and a 1-block pool must progress, or fail
-                                                   with --hoard)
+                                                   and SIGTERM mid-run end with a summary;
+                                                   waiting with impossible deadlines times out
+                                                   but passes (STRESS_CACHE=N: through
+                                                   per-thread caches, and a 1-block pool must
+                                                   progress, or fail with --hoard)
        stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2;
                                                    --seed, --alignment 0, --blocks honoured; the
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import time
 
-PATTERNS = ["lifo", "burst", "random", "handoff", "mixed"]
+PATTERNS = ["lifo", "burst", "random", "handoff", "wait", "mixed"]
 
 
 def run(cmd, timeout=120):
@@ -36,16 +37,47 @@ def fail(msg, proc=None):
     sys.exit(1)
 
 
+def wait_checks(s, waited):
+    """What the JSON of a run with wait threads must say: every call
+    accounted for, nothing returned past its deadline by more than the
+    tolerance, no timeout before its deadline. waited: the run was designed
+    to wait."""
+    w = s["wait"]
+    if w is None:
+        return {"wait threads ran": False}
+    checks = {
+        "wait threads ran": w["threads"] >= 1 and w["calls"] > 0,
+        "waits <= calls, timeouts <= waits": w["waits"] <= w["calls"] and w["timeouts"] <= w["waits"],
+        "timeouts are the wait pattern's failed allocations":
+            s["patterns"]["wait"]["failed_allocations"] == w["timeouts"],
+        "nothing past its deadline by more than the tolerance":
+            0 <= w["worst_timeout_lateness_ms"] <= w["worst_lateness_ms"] <= w["tolerance_ms"],
+        "no timeout before its deadline": w["earliest_timeout_ms"] == 0,
+        "deadline as asked": w["deadline_ms"] == 200,
+    }
+    if waited:
+        checks["threads waited (the run was designed to)"] = w["waits"] > 0 and w["longest_wait_ms"] > 0
+    return checks
+
+
 def check_runs(tool, wrapper):
     slow = bool(wrapper)
     ops = "1500" if slow else "20000"
     cache = int(os.environ.get("STRESS_CACHE", "0"))
     for lock in ["mutex", "spin"]:
         for pattern in PATTERNS:
-            cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--ops", ops,
-                             "--blocks", "200", "--seed", "42", "--json", "--cache", str(cache)]
+            threads = 3 if slow else 4
+            cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--seed", "42", "--json",
+                             "--cache", str(cache)]
+            if pattern == "wait":
+                # the default pool, a quarter of the threads: 1 block, so
+                # they wait; every pair takes a hold, hence fewer of them
+                cmd += ["--ops", "600" if slow else "2000"]
+            else:
+                cmd += ["--ops", ops, "--blocks", "200"]
             if pattern != "mixed":
-                cmd += ["--threads", "3" if slow else "4"]
+                cmd += ["--threads", str(threads)]
+            blocks = max(1, threads // 4) if pattern == "wait" else 200
             p = run(cmd, timeout=600)
             where = f"{pattern}/{lock}" + (f"/cache {cache}" if cache else "")
             if p.returncode != 0:
@@ -54,7 +86,7 @@ def check_runs(tool, wrapper):
             checks = {
                 "ok": s["ok"] is True,
                 "no violations": s["total"]["violations"] == 0,
-                "every block back": s["nfree_end"] == s["nblocks"] == 200,
+                "every block back": s["nfree_end"] == s["nblocks"] == blocks,
                 "allocations == frees": s["allocations"] == s["frees"] > 0,
                 "iteration visits nothing at the end": s["iterated_at_end"] == 0,
                 "counts reconciled": s["reconciles"] >= 1,
@@ -67,16 +99,55 @@ def check_runs(tool, wrapper):
                 checks["all patterns ran"] = all(
                     s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:4])
                 checks["diagnostics reconciled while running"] = s["reconciles"] > 1
+                checks["no wait threads"] = s["wait"] is None
+            elif pattern == "wait":
+                checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
+                checks.update(wait_checks(s, waited=True))
             else:
                 checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
+                checks["no wait threads"] = s["wait"] is None
             bad = [k for k, v in checks.items() if not v]
             if bad:
                 fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+            waits = (f", {s['wait']['waits']} waits, {s['wait']['timeouts']} timeouts, longest "
+                     f"{s['wait']['longest_wait_ms']:.1f} ms" if s["wait"] else "")
             print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
-                  f"{s['reconciles']} reconciliations")
+                  f"{s['reconciles']} reconciliations{waits}")
+    check_impossible_deadlines(tool, wrapper)
     check_signals(tool, wrapper, cache)
     if cache:
         check_progress(tool, wrapper, cache)
+
+
+def check_impossible_deadlines(tool, wrapper):
+    """Deadlines no call can meet (0 ms) on one block shared by 8 threads:
+    most calls time out, which is legal, so the run passes; each thread
+    still completes its pairs."""
+    slow = bool(wrapper)
+    ops = 200 if slow else 2000
+    for lock in ["mutex", "spin"]:
+        cmd = wrapper + [tool, "--pattern", "wait", "--lock", lock, "--deadline-ms", "0", "--blocks", "1",
+                         "--threads", "8", "--ops", str(ops), "--seed", "42", "--json"]
+        p = run(cmd, timeout=600)
+        where = f"wait/{lock}, --deadline-ms 0, 1 block, 8 threads"
+        if p.returncode != 0:
+            fail(f"{where}: exit status {p.returncode}, expected 0: timeouts are legal", p)
+        s = json.loads(p.stdout)
+        w = s["wait"]
+        checks = {
+            "ok": s["ok"] is True,
+            "no violations": s["total"]["violations"] == 0,
+            "timeouts reported": w["timeouts"] > 0,
+            "every timeout is a failed allocation": s["total"]["failed_allocations"] == w["timeouts"],
+            "no timeout before its deadline": w["earliest_timeout_ms"] == 0,
+            "nothing later than the tolerance": w["worst_lateness_ms"] <= w["tolerance_ms"],
+            "every thread completed its pairs": s["allocations"] == s["frees"] >= 8 * ops // 2,
+            "every block back": s["nfree_end"] == s["nblocks"] == 1,
+        }
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+        print(f"ok: {where}: {w['timeouts']} timeouts of {w['calls']} calls, passed")
 
 
 def started(proc, slow):
@@ -256,6 +327,35 @@ def check_sizes(tool):
     print("ok: --blocks N is exactly N for N in 1..1000 x alignment 0..4096 x block size 1..10000")
 
 
+def check_wait_options(tool):
+    """The wait pattern's pool is a quarter of the threads unless --blocks
+    says otherwise; its options are honoured and echoed; the tolerance is
+    stated in --help and in the summary."""
+    for threads, blocks in [(1, 1), (3, 1), (8, 2), (13, 3)]:
+        p = run([tool, "--pattern", "wait", "--threads", str(threads), "--ops", "20", "--json"])
+        s = json.loads(p.stdout) if p.returncode == 0 else fail(f"wait, {threads} threads: exit", p)
+        if s["nblocks"] != blocks or s["wait"]["threads"] != threads:
+            fail(f"wait, {threads} threads: {s['nblocks']} blocks, expected {blocks}: {p.stdout}")
+    s = json.loads(run([tool, "--pattern", "wait", "--threads", "4", "--blocks", "3", "--ops", "20",
+                        "--json"]).stdout)
+    if s["nblocks"] != 3:
+        fail(f"wait --blocks 3: {s['nblocks']} blocks")
+    print("ok: wait: a quarter of the threads in blocks, at least 1, unless --blocks says otherwise")
+    args = ["--deadline-ms", "7", "--hold-us", "0", "--wait-tolerance", "1234"]
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20", "--json"] + args)
+    s = json.loads(p.stdout) if p.returncode == 0 else fail(f"{args}: exit {p.returncode}", p)
+    w = s["wait"]
+    if (w["deadline_ms"], w["hold_us"], w["tolerance_ms"]) != (7, 0, 1234):
+        fail(f"{args}: not echoed: {w}")
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20", "--wait-tolerance", "1234"])
+    if p.returncode != 0 or "tolerance 1234 ms (--wait-tolerance)" not in p.stdout:
+        fail("the summary does not state the tolerance and why", p)
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20"])
+    if p.returncode != 0 or not re.search(r"tolerance \d+ ms \(the default", p.stdout):
+        fail("the summary does not state the default tolerance", p)
+    print("ok: --deadline-ms, --hold-us and --wait-tolerance honoured; the summary states the tolerance")
+
+
 def check_options(tool):
     bad = [
         ["--bogus"], ["--threads", "0"], ["--threads", "abc"], ["--threads", "-3"],
@@ -266,6 +366,11 @@ def check_options(tool):
         ["--alignment", "8192"], ["--seed", "x"], ["--seconds", "1", "--ops", "5"],
         ["extra"], ["--pattern", "handoff", "--threads", "1"], ["--cache", "513"],
         ["--cache", "x"],
+        ["--pattern", "wait", "--deadline-ms", "-1"], ["--pattern", "wait", "--deadline-ms", "60001"],
+        ["--pattern", "wait", "--hold-us", "100001"], ["--pattern", "wait", "--wait-tolerance", "x"],
+        ["--pattern", "wait", "--broken-lock"],
+        ["--pattern", "lifo", "--deadline-ms", "5"], ["--pattern", "handoff", "--hold-us", "5"],
+        ["--pattern", "mixed", "--wait-tolerance", "5"],
     ]
     for args in bad:
         p = run([tool] + args, timeout=30)
@@ -287,9 +392,12 @@ def check_options(tool):
             fail(f"--seed {seed}: not echoed exactly as a JSON string", p)
         print(f"ok: --seed {seed} echoed exactly, as a JSON string")
     check_sizes(tool)
+    check_wait_options(tool)
     p = run([tool, "--help"])
     if p.returncode != 0 or "usage:" not in p.stdout:
         fail("--help", p)
+    if not re.search(r"--wait-tolerance MS .*default 250 ms", p.stdout):
+        fail("--help does not state the default tolerance", p)
     usage = p.stdout
     p = run([tool, "--version"])
     if p.returncode != 0 or not p.stdout.startswith("amonesize-stress "):
