@@ -96,10 +96,11 @@ def check_runs(tool, wrapper):
                 "low-water mark below capacity": s["nfree_min"] < s["nblocks"],
             }
             if pattern == "mixed":
+                # both locks can wait (spin through a futex): wait joins
                 checks["all patterns ran"] = all(
-                    s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:4])
+                    s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:5])
                 checks["diagnostics reconciled while running"] = s["reconciles"] > 1
-                checks["no wait threads"] = s["wait"] is None
+                checks.update(wait_checks(s, waited=False))
             elif pattern == "wait":
                 checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
                 checks.update(wait_checks(s, waited=True))
@@ -122,7 +123,7 @@ def check_runs(tool, wrapper):
 def check_impossible_deadlines(tool, wrapper):
     """Deadlines no call can meet (0 ms) on one block shared by 8 threads:
     most calls time out, which is legal, so the run passes; each thread
-    still completes its pairs."""
+    still completes its pairs. The same in mixed, on 2 blocks."""
     slow = bool(wrapper)
     ops = 200 if slow else 2000
     for lock in ["mutex", "spin"]:
@@ -148,6 +149,24 @@ def check_impossible_deadlines(tool, wrapper):
         if bad:
             fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
         print(f"ok: {where}: {w['timeouts']} timeouts of {w['calls']} calls, passed")
+        # mixed on 2 blocks: the wait thread times out whenever the others
+        # hold both, and that must not fail the run either
+        cmd = wrapper + [tool, "--pattern", "mixed", "--lock", lock, "--deadline-ms", "0", "--blocks", "2",
+                         "--ops", str(ops * 5), "--seed", "42", "--json"]
+        p = run(cmd, timeout=600)
+        where = f"mixed/{lock}, --deadline-ms 0, 2 blocks"
+        if p.returncode != 0:
+            fail(f"{where}: exit status {p.returncode}, expected 0: timeouts are legal", p)
+        s = json.loads(p.stdout)
+        checks = wait_checks(s, waited=False)
+        checks["ok"] = s["ok"] is True
+        checks["every block back"] = s["nfree_end"] == s["nblocks"] == 2
+        del checks["deadline as asked"]
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+        print(f"ok: {where}: the wait thread timed out {s['wait']['timeouts']} times of "
+              f"{s['wait']['calls']} calls, passed")
 
 
 def started(proc, slow):
@@ -370,7 +389,7 @@ def check_options(tool):
         ["--pattern", "wait", "--hold-us", "100001"], ["--pattern", "wait", "--wait-tolerance", "x"],
         ["--pattern", "wait", "--broken-lock"],
         ["--pattern", "lifo", "--deadline-ms", "5"], ["--pattern", "handoff", "--hold-us", "5"],
-        ["--pattern", "mixed", "--wait-tolerance", "5"],
+        ["--pattern", "mixed", "--broken-lock", "--wait-tolerance", "5"],
     ]
     for args in bad:
         p = run([tool] + args, timeout=30)

@@ -207,9 +207,9 @@ static atomic_uint_fast64_t violations_total;
  * what it frees until it is full) and the threads that need blocks starve.
  * --hoard turns the requests off, to show that such a run fails. */
 static atomic_uint_fast64_t flush_requests;
-/* The lock can wait (crit_wait/crit_notify are set): the wait pattern runs.
- * With --lock mutex that is the adapter's struct am_onesize_pthread; with
- * --lock spin a futex of the tool's own. */
+/* The lock can wait (crit_wait/crit_notify are set): the wait pattern runs,
+ * alone or in the mixed pattern. With --lock mutex that is the adapter's
+ * struct am_onesize_pthread; with --lock spin a futex of the tool's own. */
 static bool can_wait;
 static struct am_onesize_pthread wait_sync;
 static int (*inner_wait)(void *ctx, const struct timespec *deadline);
@@ -883,7 +883,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: amonesize-stress [options]\n"
-            "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 5;\n"
+            "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 6;\n"
             "                     for wait 4 per online CPU, at least 8)\n"
             "  --seconds S        run for S seconds (default 5)\n"
             "  --ops N            or: N operations per worker (failed allocations do not count)\n"
@@ -897,10 +897,10 @@ static void usage(FILE *f)
             "                     lifo: allocate one, free it; burst: allocate up to 64, free all (LIFO or\n"
             "                     shuffled); random: a random working set; handoff: producers allocate,\n"
             "                     consumers in other threads free; wait: am_onesize_allocate_wait with a\n"
-            "                     deadline, hold the block up to --hold-us, free it; mixed: lifo, burst and\n"
-            "                     random in turn and a handoff pair across the threads (with 5 or more),\n"
-            "                     margin allocations, plus a thread that reconciles counts and iterates\n"
-            "                     over allocated blocks meanwhile\n"
+            "                     deadline, hold the block up to --hold-us, free it; mixed: lifo, burst,\n"
+            "                     random and wait in turn and a handoff pair across the threads (with 6 or\n"
+            "                     more), margin allocations, plus a thread that reconciles counts and\n"
+            "                     iterates over allocated blocks meanwhile\n"
             "  --deadline-ms MS   wait: each allocation may wait MS ms (0..60000, default 200); timing out\n"
             "                     is legal, returning late or timing out early is a violation\n"
             "  --hold-us US       wait: hold each block a random 0..US us, busy or asleep (0..100000,\n"
@@ -1124,19 +1124,20 @@ static void parse_options(int argc, char **argv)
         bad_option("unexpected argument '%s'", argv[optind]);
     if (have_seconds && opt.ops != 0)
         bad_option("--seconds and --ops exclude each other");
-    if (opt.pattern == P_MIXED && !have_threads && opt.threads < 5)
-        opt.threads = 5; /* lifo, burst, random and a handoff pair */
+    if (opt.pattern == P_MIXED && !have_threads && opt.threads < 6)
+        opt.threads = 6; /* lifo, burst, random, wait and a handoff pair */
     if (opt.pattern == P_HANDOFF && opt.threads < 2)
         bad_option("--pattern handoff needs at least 2 threads");
     /* Both locks can wait where the tool has a futex for the spinlock; the
      * broken lock never does (it is for the other checks). */
-    can_wait = opt.pattern == P_WAIT && !opt.broken_lock && (!opt.spin || HAVE_FUTEX);
+    can_wait = !opt.broken_lock && (!opt.spin || HAVE_FUTEX);
     if (opt.pattern == P_WAIT && opt.broken_lock)
         bad_option("--pattern wait needs a lock that can wait; --broken-lock cannot");
     if (opt.pattern == P_WAIT && !can_wait)
         bad_option("--pattern wait --lock spin needs a futex, which this system lacks: use --lock mutex");
-    if (have_wait_option && opt.pattern != P_WAIT)
-        bad_option("--deadline-ms, --hold-us and --wait-tolerance are for --pattern wait");
+    if (have_wait_option && opt.pattern != P_WAIT && !(opt.pattern == P_MIXED && can_wait))
+        bad_option("--deadline-ms, --hold-us and --wait-tolerance are for --pattern wait or mixed with a "
+                   "lock that can wait");
     if (opt.pattern == P_WAIT && !have_threads) {
         const long four = 4 * (ncpu < 1 ? 1 : ncpu);
         opt.threads = four < 8 ? 8 : four > MAX_THREADS ? MAX_THREADS : (unsigned)four;
@@ -1284,6 +1285,8 @@ static void assign_roles(void)
             w->role = ROLE_DIAG;
         else if (opt.threads >= 4 && i >= opt.threads - 2)
             w->role = P_HANDOFF;
+        else if (can_wait)
+            w->role = (int[]){P_LIFO, P_BURST, P_RANDOM, P_WAIT}[i % 4];
         else
             w->role = (int[]){P_LIFO, P_BURST, P_RANDOM}[i % 3];
     }
