@@ -7,7 +7,8 @@ usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON as
                                                    but passes (STRESS_CACHE=N: through
                                                    per-thread caches, and a 1-block pool must
                                                    progress, or fail with --hoard)
-       stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
+       stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail, and so
+                                                   must a crit_wait that breaks its deadline
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2;
                                                    --seed, --alignment 0, --blocks honoured; the
                                                    man page documents every option
@@ -289,6 +290,41 @@ def check_progress(tool, wrapper, cache):
 
 
 def check_broken(tool, wrapper):
+    check_broken_lock(tool, wrapper)
+    check_broken_wait(tool, wrapper)
+
+
+def check_broken_wait(tool, wrapper):
+    """A crit_wait that times out early, oversleeps or never returns: the
+    deadline checks must fail the run, and say which promise broke."""
+    expect = {
+        "early": "before its deadline",
+        "late": "more than the tolerance",
+        "stuck": "stuck: ",
+    }
+    for mode, phrase in expect.items():
+        cmd = wrapper + [tool, "--pattern", "wait", "--broken-wait", mode, "--seconds", "10", "--json"]
+        p = run(cmd, timeout=300)
+        if p.returncode == 2:
+            fail(f"--broken-wait {mode} was rejected as an option", p)
+        checks = {
+            "exit status 1": p.returncode == 1,
+            f"a violation saying {phrase!r}": "VIOLATION" in p.stderr and phrase in p.stderr,
+        }
+        if p.returncode == 1:
+            s = json.loads(p.stdout)
+            checks["JSON not ok, the violations on wait"] = (
+                s["ok"] is False and s["patterns"]["wait"]["violations"] >= 1)
+            checks["stopped early"] = mode != "stuck" or s["seconds"] < 9
+            checks["every block back all the same"] = s["nfree_end"] == s["nblocks"]
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"--broken-wait {mode}: {', '.join(bad)}", p)
+        line = next(x for x in p.stderr.splitlines() if phrase in x)
+        print(f"ok: --broken-wait {mode}: exit 1: {line[:150]}")
+
+
+def check_broken_lock(tool, wrapper):
     # A race may take a moment to show: up to 3 runs; each must not pass
     # silently. The tool's checks (or ThreadSanitizer) must report it.
     for attempt in range(3):
@@ -387,7 +423,7 @@ def check_options(tool):
         ["--cache", "x"],
         ["--pattern", "wait", "--deadline-ms", "-1"], ["--pattern", "wait", "--deadline-ms", "60001"],
         ["--pattern", "wait", "--hold-us", "100001"], ["--pattern", "wait", "--wait-tolerance", "x"],
-        ["--pattern", "wait", "--broken-lock"],
+        ["--pattern", "wait", "--broken-wait", "sometimes"], ["--pattern", "wait", "--broken-lock"],
         ["--pattern", "lifo", "--deadline-ms", "5"], ["--pattern", "handoff", "--hold-us", "5"],
         ["--pattern", "mixed", "--broken-lock", "--wait-tolerance", "5"],
     ]

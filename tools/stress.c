@@ -93,6 +93,11 @@ enum { MAX_THREADS = 256, BURST_MAX = 64, RING = 64 };
 #define SANITIZED 0
 #endif
 
+/* Test only (--broken-wait): a crit_wait that breaks its promise, so that
+ * the deadline checks must fail the run. */
+enum broken_wait { BW_NONE, BW_EARLY, BW_LATE, BW_STUCK };
+static const char *const broken_wait_names[] = {"none", "early", "late", "stuck"};
+
 struct options {
     unsigned threads;
     double seconds;
@@ -106,6 +111,7 @@ struct options {
     uint64_t hold_us;      /* the wait pattern holds a block up to this long */
     uint64_t tolerance_ms; /* how late past its deadline a wait may return */
     const char *tolerance_why;
+    enum broken_wait broken_wait;
 };
 
 /* What one thread did; written by its owner, read after join (ops also by
@@ -341,6 +347,19 @@ static void spin_notify(void *ctx)
 }
 #endif
 
+/* Sleep in inner_wait(), lock released, until until_ns whatever wakes it;
+ * --broken-wait stuck: until the run stops. */
+static void oversleep(void *ctx, uint64_t until_ns)
+{
+    for (;;) {
+        const uint64_t now = mono_ns();
+        if (opt.broken_wait == BW_STUCK ? atomic_load(&stop) : now >= until_ns)
+            return;
+        const struct timespec t = timespec_of(now + 50000000u < until_ns ? now + 50000000u : until_ns);
+        inner_wait(ctx, &t);
+    }
+}
+
 /* crit_wait as the pool sees it: the lock's own wait, after noting in the
  * thread's snapshot that the call waits and what the model says then. The
  * library calls it inside the critical section having found no block free,
@@ -361,6 +380,16 @@ static int tool_wait(void *ctx, const struct timespec *deadline)
      * theirs back, as an allocation that finds the pool empty does. */
     if (opt.cache && !opt.hoard)
         atomic_fetch_add_explicit(&flush_requests, 1, memory_order_relaxed);
+    switch (opt.broken_wait) {
+    case BW_NONE:
+        break;
+    case BW_EARLY: /* a timeout before the deadline, without sleeping */
+        return ETIMEDOUT;
+    case BW_LATE: /* sleep through the deadline and the tolerance */
+    case BW_STUCK:
+        oversleep(ctx, (deadline ? ns_of(deadline) : mono_ns()) + (uint64_t)(tolerance_s * 1e9) + 100000000u);
+        return ETIMEDOUT;
+    }
     return inner_wait(ctx, deadline);
 }
 
@@ -918,6 +947,8 @@ static void usage(FILE *f)
             "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
             "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
             "                     flush their caches; with a pool the caches can hold, the run must fail\n"
+            "  --broken-wait early|late|stuck  TEST ONLY: a crit_wait that times out at once, or sleeps\n"
+            "                     past the deadline and the tolerance, or until the run stops; must fail\n"
             "  --help, --version\n"
             "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
             "progress: a violation, and the run stops. A wait thread's CPU time inside\n"
@@ -989,7 +1020,8 @@ static void parse_options(int argc, char **argv)
         O_HOARD,
         O_DEADLINE,
         O_HOLD,
-        O_TOLERANCE
+        O_TOLERANCE,
+        O_BROKEN_WAIT
     };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, O_THREADS},
@@ -1010,6 +1042,7 @@ static void parse_options(int argc, char **argv)
         {"deadline-ms", required_argument, NULL, O_DEADLINE},
         {"hold-us", required_argument, NULL, O_HOLD},
         {"wait-tolerance", required_argument, NULL, O_TOLERANCE},
+        {"broken-wait", required_argument, NULL, O_BROKEN_WAIT},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -1108,6 +1141,17 @@ static void parse_options(int argc, char **argv)
             opt.tolerance_ms = parse_u64("--wait-tolerance", optarg, 0, 60000);
             have_tolerance = have_wait_option = true;
             break;
+        case O_BROKEN_WAIT: {
+            int found = -1;
+            for (int i = BW_EARLY; i <= BW_STUCK; i++)
+                if (strcmp(optarg, broken_wait_names[i]) == 0)
+                    found = i;
+            if (found < 0)
+                bad_option("--broken-wait: '%s' is not one of early, late, stuck", optarg);
+            opt.broken_wait = (enum broken_wait)found;
+            have_wait_option = true;
+            break;
+        }
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -1136,8 +1180,8 @@ static void parse_options(int argc, char **argv)
     if (opt.pattern == P_WAIT && !can_wait)
         bad_option("--pattern wait --lock spin needs a futex, which this system lacks: use --lock mutex");
     if (have_wait_option && opt.pattern != P_WAIT && !(opt.pattern == P_MIXED && can_wait))
-        bad_option("--deadline-ms, --hold-us and --wait-tolerance are for --pattern wait or mixed with a "
-                   "lock that can wait");
+        bad_option("--deadline-ms, --hold-us, --wait-tolerance and --broken-wait are for --pattern wait "
+                   "or mixed with a lock that can wait");
     if (opt.pattern == P_WAIT && !have_threads) {
         const long four = 4 * (ncpu < 1 ? 1 : ncpu);
         opt.threads = four < 8 ? 8 : four > MAX_THREADS ? MAX_THREADS : (unsigned)four;
@@ -1542,8 +1586,10 @@ int main(int argc, char **argv)
                wait_threads ? " (not the wait threads)" : "");
     if (!opt.quiet && !opt.json && wait_threads)
         printf("  %u wait threads: deadline %" PRIu64 " ms, holding blocks up to %" PRIu64
-               " us, tolerance %" PRIu64 " ms (%s)\n",
-               wait_threads, opt.deadline_ms, opt.hold_us, opt.tolerance_ms, opt.tolerance_why);
+               " us, tolerance %" PRIu64 " ms (%s)%s%s\n",
+               wait_threads, opt.deadline_ms, opt.hold_us, opt.tolerance_ms, opt.tolerance_why,
+               opt.broken_wait ? ", BROKEN wait: " : "",
+               opt.broken_wait ? broken_wait_names[opt.broken_wait] : "");
     fflush(stdout);
 
     signal(SIGALRM, on_alarm);
