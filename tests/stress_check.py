@@ -112,7 +112,8 @@ def check_runs(tool, wrapper):
             if bad:
                 fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
             waits = (f", {s['wait']['waits']} waits, {s['wait']['timeouts']} timeouts, longest "
-                     f"{s['wait']['longest_wait_ms']:.1f} ms" if s["wait"] else "")
+                     f"{s['wait']['longest_wait_ms']:.1f} ms, at worst {s['wait']['worst_lateness_ms']:.1f} ms "
+                     f"late (tolerance {s['wait']['tolerance_ms']} ms)" if s["wait"] else "")
             print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
                   f"{s['reconciles']} reconciliations{waits}")
     check_impossible_deadlines(tool, wrapper)
@@ -124,12 +125,20 @@ def check_runs(tool, wrapper):
 def check_impossible_deadlines(tool, wrapper):
     """Deadlines no call can meet (0 ms) on one block shared by 8 threads:
     most calls time out, which is legal, so the run passes; each thread
-    still completes its pairs. The same in mixed, on 2 blocks."""
+    still completes its pairs. The same in mixed, on 2 blocks.
+
+    With deadline 0 no thread ever sleeps: every call fights for the lock,
+    and an unfair lock can leave one thread without it for long (1.5 s seen
+    under ThreadSanitizer beside another such test). That delay counts as
+    lateness but is the lock's, not a missed deadline, so these runs allow
+    10 s: they are about timeouts being legal; lateness is asserted by the
+    runs designed to wait and by the broken checks."""
     slow = bool(wrapper)
     ops = 200 if slow else 2000
+    hot = ["--wait-tolerance", "10000"]
     for lock in ["mutex", "spin"]:
         cmd = wrapper + [tool, "--pattern", "wait", "--lock", lock, "--deadline-ms", "0", "--blocks", "1",
-                         "--threads", "8", "--ops", str(ops), "--seed", "42", "--json"]
+                         "--threads", "8", "--ops", str(ops), "--seed", "42", "--json"] + hot
         p = run(cmd, timeout=600)
         where = f"wait/{lock}, --deadline-ms 0, 1 block, 8 threads"
         if p.returncode != 0:
@@ -149,11 +158,12 @@ def check_impossible_deadlines(tool, wrapper):
         bad = [k for k, v in checks.items() if not v]
         if bad:
             fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
-        print(f"ok: {where}: {w['timeouts']} timeouts of {w['calls']} calls, passed")
+        print(f"ok: {where}: {w['timeouts']} timeouts of {w['calls']} calls, at worst "
+              f"{w['worst_lateness_ms']:.1f} ms late, passed")
         # mixed on 2 blocks: the wait thread times out whenever the others
         # hold both, and that must not fail the run either
         cmd = wrapper + [tool, "--pattern", "mixed", "--lock", lock, "--deadline-ms", "0", "--blocks", "2",
-                         "--ops", str(ops * 5), "--seed", "42", "--json"]
+                         "--ops", str(ops * 5), "--seed", "42", "--json"] + hot
         p = run(cmd, timeout=600)
         where = f"mixed/{lock}, --deadline-ms 0, 2 blocks"
         if p.returncode != 0:
@@ -167,7 +177,7 @@ def check_impossible_deadlines(tool, wrapper):
         if bad:
             fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
         print(f"ok: {where}: the wait thread timed out {s['wait']['timeouts']} times of "
-              f"{s['wait']['calls']} calls, passed")
+              f"{s['wait']['calls']} calls, at worst {s['wait']['worst_lateness_ms']:.1f} ms late, passed")
 
 
 def started(proc, slow):
