@@ -2,11 +2,13 @@
 """Run amonesize-stress briefly and assert on what it reports.
 
 usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted; SIGINT
-                                                   and SIGTERM mid-run end with a summary
-                                                   (STRESS_CACHE=N: through per-thread caches,
-                                                   and a 1-block pool must progress, or fail
-                                                   with --hoard)
-       stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail
+                                                   and SIGTERM mid-run end with a summary;
+                                                   waiting with impossible deadlines times out
+                                                   but passes (STRESS_CACHE=N: through
+                                                   per-thread caches, and a 1-block pool must
+                                                   progress, or fail with --hoard)
+       stress_check.py broken TOOL [WRAPPER...]    a lock that locks nothing must fail, and so
+                                                   must a crit_wait that breaks its deadline
        stress_check.py options TOOL                bad options: one-line error, usage, exit 2;
                                                    --seed, --alignment 0, --blocks honoured; the
                                                    man page documents every option
@@ -21,7 +23,7 @@ import sys
 import tempfile
 import time
 
-PATTERNS = ["lifo", "burst", "random", "handoff", "mixed"]
+PATTERNS = ["lifo", "burst", "random", "handoff", "wait", "mixed"]
 
 
 def run(cmd, timeout=120):
@@ -36,16 +38,47 @@ def fail(msg, proc=None):
     sys.exit(1)
 
 
+def wait_checks(s, waited):
+    """What the JSON of a run with wait threads must say: every call
+    accounted for, nothing returned past its deadline by more than the
+    tolerance, no timeout before its deadline. waited: the run was designed
+    to wait."""
+    w = s["wait"]
+    if w is None:
+        return {"wait threads ran": False}
+    checks = {
+        "wait threads ran": w["threads"] >= 1 and w["calls"] > 0,
+        "waits <= calls, timeouts <= waits": w["waits"] <= w["calls"] and w["timeouts"] <= w["waits"],
+        "timeouts are the wait pattern's failed allocations":
+            s["patterns"]["wait"]["failed_allocations"] == w["timeouts"],
+        "nothing past its deadline by more than the tolerance":
+            0 <= w["worst_timeout_lateness_ms"] <= w["worst_lateness_ms"] <= w["tolerance_ms"],
+        "no timeout before its deadline": w["earliest_timeout_ms"] == 0,
+        "deadline as asked": w["deadline_ms"] == 200,
+    }
+    if waited:
+        checks["threads waited (the run was designed to)"] = w["waits"] > 0 and w["longest_wait_ms"] > 0
+    return checks
+
+
 def check_runs(tool, wrapper):
     slow = bool(wrapper)
     ops = "1500" if slow else "20000"
     cache = int(os.environ.get("STRESS_CACHE", "0"))
     for lock in ["mutex", "spin"]:
         for pattern in PATTERNS:
-            cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--ops", ops,
-                             "--blocks", "200", "--seed", "42", "--json", "--cache", str(cache)]
+            threads = 3 if slow else 4
+            cmd = wrapper + [tool, "--pattern", pattern, "--lock", lock, "--seed", "42", "--json",
+                             "--cache", str(cache)]
+            if pattern == "wait":
+                # the default pool, a quarter of the threads: 1 block, so
+                # they wait; every pair takes a hold, hence fewer of them
+                cmd += ["--ops", "600" if slow else "2000"]
+            else:
+                cmd += ["--ops", ops, "--blocks", "200"]
             if pattern != "mixed":
-                cmd += ["--threads", "3" if slow else "4"]
+                cmd += ["--threads", str(threads)]
+            blocks = max(1, threads // 4) if pattern == "wait" else 200
             p = run(cmd, timeout=600)
             where = f"{pattern}/{lock}" + (f"/cache {cache}" if cache else "")
             if p.returncode != 0:
@@ -54,7 +87,7 @@ def check_runs(tool, wrapper):
             checks = {
                 "ok": s["ok"] is True,
                 "no violations": s["total"]["violations"] == 0,
-                "every block back": s["nfree_end"] == s["nblocks"] == 200,
+                "every block back": s["nfree_end"] == s["nblocks"] == blocks,
                 "allocations == frees": s["allocations"] == s["frees"] > 0,
                 "iteration visits nothing at the end": s["iterated_at_end"] == 0,
                 "counts reconciled": s["reconciles"] >= 1,
@@ -64,19 +97,87 @@ def check_runs(tool, wrapper):
                 "low-water mark below capacity": s["nfree_min"] < s["nblocks"],
             }
             if pattern == "mixed":
+                # both locks can wait (spin through a futex): wait joins
                 checks["all patterns ran"] = all(
-                    s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:4])
+                    s["patterns"].get(k, {}).get("ops", 0) > 0 for k in PATTERNS[:5])
                 checks["diagnostics reconciled while running"] = s["reconciles"] > 1
+                checks.update(wait_checks(s, waited=False))
+            elif pattern == "wait":
+                checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
+                checks.update(wait_checks(s, waited=True))
             else:
                 checks["the pattern ran"] = s["patterns"][pattern]["ops"] > 0
+                checks["no wait threads"] = s["wait"] is None
             bad = [k for k, v in checks.items() if not v]
             if bad:
                 fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+            waits = (f", {s['wait']['waits']} waits, {s['wait']['timeouts']} timeouts, longest "
+                     f"{s['wait']['longest_wait_ms']:.1f} ms, at worst {s['wait']['worst_lateness_ms']:.1f} ms "
+                     f"late (tolerance {s['wait']['tolerance_ms']} ms)" if s["wait"] else "")
             print(f"ok: {where}: {s['total']['ops']} ops, nfree_min {s['nfree_min']}, "
-                  f"{s['reconciles']} reconciliations")
+                  f"{s['reconciles']} reconciliations{waits}")
+    check_impossible_deadlines(tool, wrapper)
     check_signals(tool, wrapper, cache)
     if cache:
         check_progress(tool, wrapper, cache)
+
+
+def check_impossible_deadlines(tool, wrapper):
+    """Deadlines no call can meet (0 ms) on one block shared by 8 threads:
+    most calls time out, which is legal, so the run passes; each thread
+    still completes its pairs. The same in mixed, on 2 blocks.
+
+    With deadline 0 no thread ever sleeps: every call fights for the lock,
+    and an unfair lock can leave one thread without it for long (1.5 s seen
+    under ThreadSanitizer beside another such test). That delay counts as
+    lateness but is the lock's, not a missed deadline, so these runs allow
+    10 s: they are about timeouts being legal; lateness is asserted by the
+    runs designed to wait and by the broken checks."""
+    slow = bool(wrapper)
+    ops = 200 if slow else 2000
+    hot = ["--wait-tolerance", "10000"]
+    for lock in ["mutex", "spin"]:
+        cmd = wrapper + [tool, "--pattern", "wait", "--lock", lock, "--deadline-ms", "0", "--blocks", "1",
+                         "--threads", "8", "--ops", str(ops), "--seed", "42", "--json"] + hot
+        p = run(cmd, timeout=600)
+        where = f"wait/{lock}, --deadline-ms 0, 1 block, 8 threads"
+        if p.returncode != 0:
+            fail(f"{where}: exit status {p.returncode}, expected 0: timeouts are legal", p)
+        s = json.loads(p.stdout)
+        w = s["wait"]
+        checks = {
+            "ok": s["ok"] is True,
+            "no violations": s["total"]["violations"] == 0,
+            "timeouts reported": w["timeouts"] > 0,
+            "every timeout is a failed allocation": s["total"]["failed_allocations"] == w["timeouts"],
+            "no timeout before its deadline": w["earliest_timeout_ms"] == 0,
+            "nothing later than the tolerance": w["worst_lateness_ms"] <= w["tolerance_ms"],
+            "every thread completed its pairs": s["allocations"] == s["frees"] >= 8 * ops // 2,
+            "every block back": s["nfree_end"] == s["nblocks"] == 1,
+        }
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+        print(f"ok: {where}: {w['timeouts']} timeouts of {w['calls']} calls, at worst "
+              f"{w['worst_lateness_ms']:.1f} ms late, passed")
+        # mixed on 2 blocks: the wait thread times out whenever the others
+        # hold both, and that must not fail the run either
+        cmd = wrapper + [tool, "--pattern", "mixed", "--lock", lock, "--deadline-ms", "0", "--blocks", "2",
+                         "--ops", str(ops * 5), "--seed", "42", "--json"] + hot
+        p = run(cmd, timeout=600)
+        where = f"mixed/{lock}, --deadline-ms 0, 2 blocks"
+        if p.returncode != 0:
+            fail(f"{where}: exit status {p.returncode}, expected 0: timeouts are legal", p)
+        s = json.loads(p.stdout)
+        checks = wait_checks(s, waited=False)
+        checks["ok"] = s["ok"] is True
+        checks["every block back"] = s["nfree_end"] == s["nblocks"] == 2
+        del checks["deadline as asked"]
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"{where}: {', '.join(bad)}: {p.stdout}", p)
+        print(f"ok: {where}: the wait thread timed out {s['wait']['timeouts']} times of "
+              f"{s['wait']['calls']} calls, at worst {s['wait']['worst_lateness_ms']:.1f} ms late, passed")
 
 
 def started(proc, slow):
@@ -199,6 +300,41 @@ def check_progress(tool, wrapper, cache):
 
 
 def check_broken(tool, wrapper):
+    check_broken_lock(tool, wrapper)
+    check_broken_wait(tool, wrapper)
+
+
+def check_broken_wait(tool, wrapper):
+    """A crit_wait that times out early, oversleeps or never returns: the
+    deadline checks must fail the run, and say which promise broke."""
+    expect = {
+        "early": "before its deadline",
+        "late": "more than the tolerance",
+        "stuck": "stuck: ",
+    }
+    for mode, phrase in expect.items():
+        cmd = wrapper + [tool, "--pattern", "wait", "--broken-wait", mode, "--seconds", "10", "--json"]
+        p = run(cmd, timeout=300)
+        if p.returncode == 2:
+            fail(f"--broken-wait {mode} was rejected as an option", p)
+        checks = {
+            "exit status 1": p.returncode == 1,
+            f"a violation saying {phrase!r}": "VIOLATION" in p.stderr and phrase in p.stderr,
+        }
+        if p.returncode == 1:
+            s = json.loads(p.stdout)
+            checks["JSON not ok, the violations on wait"] = (
+                s["ok"] is False and s["patterns"]["wait"]["violations"] >= 1)
+            checks["stopped early"] = mode != "stuck" or s["seconds"] < 9
+            checks["every block back all the same"] = s["nfree_end"] == s["nblocks"]
+        bad = [k for k, v in checks.items() if not v]
+        if bad:
+            fail(f"--broken-wait {mode}: {', '.join(bad)}", p)
+        line = next(x for x in p.stderr.splitlines() if phrase in x)
+        print(f"ok: --broken-wait {mode}: exit 1: {line[:150]}")
+
+
+def check_broken_lock(tool, wrapper):
     # A race may take a moment to show: up to 3 runs; each must not pass
     # silently. The tool's checks (or ThreadSanitizer) must report it.
     for attempt in range(3):
@@ -256,6 +392,35 @@ def check_sizes(tool):
     print("ok: --blocks N is exactly N for N in 1..1000 x alignment 0..4096 x block size 1..10000")
 
 
+def check_wait_options(tool):
+    """The wait pattern's pool is a quarter of the threads unless --blocks
+    says otherwise; its options are honoured and echoed; the tolerance is
+    stated in --help and in the summary."""
+    for threads, blocks in [(1, 1), (3, 1), (8, 2), (13, 3)]:
+        p = run([tool, "--pattern", "wait", "--threads", str(threads), "--ops", "20", "--json"])
+        s = json.loads(p.stdout) if p.returncode == 0 else fail(f"wait, {threads} threads: exit", p)
+        if s["nblocks"] != blocks or s["wait"]["threads"] != threads:
+            fail(f"wait, {threads} threads: {s['nblocks']} blocks, expected {blocks}: {p.stdout}")
+    s = json.loads(run([tool, "--pattern", "wait", "--threads", "4", "--blocks", "3", "--ops", "20",
+                        "--json"]).stdout)
+    if s["nblocks"] != 3:
+        fail(f"wait --blocks 3: {s['nblocks']} blocks")
+    print("ok: wait: a quarter of the threads in blocks, at least 1, unless --blocks says otherwise")
+    args = ["--deadline-ms", "7", "--hold-us", "0", "--wait-tolerance", "1234"]
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20", "--json"] + args)
+    s = json.loads(p.stdout) if p.returncode == 0 else fail(f"{args}: exit {p.returncode}", p)
+    w = s["wait"]
+    if (w["deadline_ms"], w["hold_us"], w["tolerance_ms"]) != (7, 0, 1234):
+        fail(f"{args}: not echoed: {w}")
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20", "--wait-tolerance", "1234"])
+    if p.returncode != 0 or "tolerance 1234 ms (--wait-tolerance)" not in p.stdout:
+        fail("the summary does not state the tolerance and why", p)
+    p = run([tool, "--pattern", "wait", "--threads", "4", "--ops", "20"])
+    if p.returncode != 0 or not re.search(r"tolerance \d+ ms \(the default", p.stdout):
+        fail("the summary does not state the default tolerance", p)
+    print("ok: --deadline-ms, --hold-us and --wait-tolerance honoured; the summary states the tolerance")
+
+
 def check_options(tool):
     bad = [
         ["--bogus"], ["--threads", "0"], ["--threads", "abc"], ["--threads", "-3"],
@@ -266,6 +431,11 @@ def check_options(tool):
         ["--alignment", "8192"], ["--seed", "x"], ["--seconds", "1", "--ops", "5"],
         ["extra"], ["--pattern", "handoff", "--threads", "1"], ["--cache", "513"],
         ["--cache", "x"],
+        ["--pattern", "wait", "--deadline-ms", "-1"], ["--pattern", "wait", "--deadline-ms", "60001"],
+        ["--pattern", "wait", "--hold-us", "100001"], ["--pattern", "wait", "--wait-tolerance", "x"],
+        ["--pattern", "wait", "--broken-wait", "sometimes"], ["--pattern", "wait", "--broken-lock"],
+        ["--pattern", "lifo", "--deadline-ms", "5"], ["--pattern", "handoff", "--hold-us", "5"],
+        ["--pattern", "mixed", "--broken-lock", "--wait-tolerance", "5"],
     ]
     for args in bad:
         p = run([tool] + args, timeout=30)
@@ -287,9 +457,12 @@ def check_options(tool):
             fail(f"--seed {seed}: not echoed exactly as a JSON string", p)
         print(f"ok: --seed {seed} echoed exactly, as a JSON string")
     check_sizes(tool)
+    check_wait_options(tool)
     p = run([tool, "--help"])
     if p.returncode != 0 or "usage:" not in p.stdout:
         fail("--help", p)
+    if not re.search(r"--wait-tolerance MS .*default 250 ms", p.stdout):
+        fail("--help does not state the default tolerance", p)
     usage = p.stdout
     p = run([tool, "--version"])
     if p.returncode != 0 or not p.stdout.startswith("amonesize-stress "):

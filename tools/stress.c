@@ -6,11 +6,14 @@
  * block) and verified before it is freed; every pointer is checked to be a
  * block of the pool; the model (blocks each thread holds, kept in atomics)
  * is reconciled with the pool's counts inside the critical section; at the
- * end every block must be back. Every thread must keep completing
- * allocate+free pairs (see watch_progress()). Any violation is printed with
- * what was seen and makes the exit status 1. SIGINT or SIGTERM ends a run
- * early, checked and summarised as at its normal end. Bad options: a one-line
- * error, usage, 2. */
+ * end every block must be back. The wait pattern allocates with
+ * am_onesize_allocate_wait() and a deadline, and every call must return
+ * within a stated tolerance of its deadline, never time out before it, and
+ * never sleep while the model says a block is free. Every thread must keep
+ * completing allocate+free pairs (see watch_progress()). Any violation is
+ * printed with what was seen and makes the exit status 1. SIGINT or SIGTERM
+ * ends a run early, checked and summarised as at its normal end. Bad
+ * options: a one-line error, usage, 2. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,13 +32,23 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#define HAVE_FUTEX 1
+#else
+#define HAVE_FUTEX 0
+#endif
+#if defined(AM_STRESS_HAVE_VALGRIND)
+#include <valgrind/valgrind.h>
+#endif
 
 #include "amonesize.h"
 #include "amonesize_cache.h"
 #include "amonesize_pthread.h"
 
-enum pattern { P_LIFO, P_BURST, P_RANDOM, P_HANDOFF, P_MIXED, P_COUNT };
-static const char *const pattern_names[] = {"lifo", "burst", "random", "handoff", "mixed"};
+enum pattern { P_LIFO, P_BURST, P_RANDOM, P_HANDOFF, P_WAIT, P_MIXED, P_COUNT };
+static const char *const pattern_names[] = {"lifo", "burst", "random", "handoff", "wait", "mixed"};
 enum { ROLE_DIAG = P_COUNT }; /* the mixed pattern's diagnostics thread */
 
 enum { MAX_THREADS = 256, BURST_MAX = 64, RING = 64 };
@@ -45,6 +58,47 @@ enum { MAX_THREADS = 256, BURST_MAX = 64, RING = 64 };
  * wall time, so that a thread the scheduler (or Valgrind) leaves waiting is
  * not mistaken for a starving one. */
 #define STALL_CPU_S 1.0
+/* A run with wait threads in which no worker at all completes a pair for
+ * this long, plus twice the deadline and the longest hold, of the main
+ * thread's own running time made no progress (see watch_progress()). */
+#define STALL_RUN_S 10.0
+/* A wait still inside am_onesize_allocate_wait() this long past its deadline
+ * plus the tolerance is stuck, and reported while it is. */
+#define STUCK_S 1.0
+
+/* The default tolerance on a deadline, in ms: how late past its deadline a
+ * call of am_onesize_allocate_wait() may return. It covers waking up,
+ * taking the lock and being scheduled on a busy machine, for up to
+ * TOLERANCE_THREADS threads per CPU; beyond that it grows in proportion,
+ * because a thread whose deadline passed waits its turn among the runnable
+ * ones. Measured on 2 CPUs, worst lateness: 8 threads 7 ms idle, 40 to 60 ms
+ * beside two CPU hogs, 112 ms beside the rest of the test suite; 128
+ * threads 110 ms, 256 threads 180 ms. Taking the lock is part of it, and an
+ * unfair mutex bounds that by nothing when threads call without pause
+ * (--deadline-ms 0): 1.5 s was seen under ThreadSanitizer beside another
+ * such run. The tolerance is there to catch the gross failures (a wrong
+ * clock or unit, an ignored deadline, a lost wake-up with no deadline); a
+ * timeout before the deadline is never tolerated. A sanitizer build, or
+ * Valgrind (which runs one thread at a time: one CPU), needs more. */
+#define TOLERANCE_THREADS     4
+#define TOLERANCE_MS          250
+#define TOLERANCE_MS_SANITIZE 1000
+#define TOLERANCE_MS_VALGRIND 2000
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#if !defined(SANITIZED)
+#define SANITIZED 0
+#endif
+
+/* Test only (--broken-wait): a crit_wait that breaks its promise, so that
+ * the deadline checks must fail the run. */
+enum broken_wait { BW_NONE, BW_EARLY, BW_LATE, BW_STUCK };
+static const char *const broken_wait_names[] = {"none", "early", "late", "stuck"};
 
 struct options {
     unsigned threads;
@@ -55,6 +109,11 @@ struct options {
     size_t cache; /* per-thread cache capacity; 0: no caches */
     enum pattern pattern;
     uint64_t seed;
+    uint64_t deadline_ms;  /* how long each am_onesize_allocate_wait() may wait */
+    uint64_t hold_us;      /* the wait pattern holds a block up to this long */
+    uint64_t tolerance_ms; /* how late past its deadline a wait may return */
+    const char *tolerance_why;
+    enum broken_wait broken_wait;
 };
 
 /* What one thread did; written by its owner, read after join (ops also by
@@ -67,6 +126,16 @@ struct counts {
     uint64_t failed, violations;
 };
 
+/* What one wait thread saw of its am_onesize_allocate_wait() calls; owner
+ * only, read after join. Times in seconds. */
+struct wait_counts {
+    uint64_t calls, waited, timeouts, late_blocks;
+    double longest;       /* the longest call that returned a block */
+    double late_block;    /* the latest a block came past its deadline */
+    double late_timeout;  /* the latest a timeout came past its deadline */
+    double early_timeout; /* the earliest a timeout came before it (a violation) */
+};
+
 /* The main thread's watch on a worker's progress; main thread only. */
 struct watch {
     clockid_t clock; /* the worker's CPU-time clock */
@@ -77,14 +146,22 @@ struct watch {
     double stall_cpu, stall_at;
     uint64_t stall_pairs;
     size_t stall_nfree, stall_held;
+    bool stuck; /* a wait thread still inside a call long past its deadline */
+    double stuck_for, stuck_at;
 };
 
 struct worker {
     pthread_t thread;
-    unsigned id; /* 1-based; the stamp's owner */
-    int role;    /* a pattern, or ROLE_DIAG */
+    unsigned id;     /* 1-based; the stamp's owner */
+    int role;        /* a pattern, or ROLE_DIAG */
+    bool uses_cache; /* allocates and frees through its cache */
     uint64_t rng;
     struct counts c;
+    struct wait_counts wc;
+    /* A wait thread's calls, for the progress watch: calls that timed out,
+     * CPU time spent inside calls, and the deadline of the call in progress
+     * (CLOCK_MONOTONIC ns; 0: none). */
+    atomic_uint_fast64_t timeouts, wait_cpu_ns, in_wait_until;
     size_t held;   /* blocks this thread holds now; owner only */
     size_t cached; /* blocks in its cache, as last seen; owner only */
     struct am_onesize_cache cache;
@@ -138,6 +215,15 @@ static atomic_uint_fast64_t violations_total;
  * what it frees until it is full) and the threads that need blocks starve.
  * --hoard turns the requests off, to show that such a run fails. */
 static atomic_uint_fast64_t flush_requests;
+/* The lock can wait (crit_wait/crit_notify are set): the wait pattern runs,
+ * alone or in the mixed pattern. With --lock mutex that is the adapter's
+ * struct am_onesize_pthread; with --lock spin a futex of the tool's own. */
+static bool can_wait;
+static struct am_onesize_pthread wait_sync;
+static int (*inner_wait)(void *ctx, const struct timespec *deadline);
+static _Atomic uint32_t wake_seq; /* --lock spin: the futex word */
+static double tolerance_s;
+static unsigned wait_threads; /* workers running the wait pattern */
 
 /* ---- reporting ---------------------------------------------------------- */
 
@@ -164,6 +250,10 @@ static void violation(struct worker *w, const void *blk, const char *fmt, ...)
 struct snapshot {
     bool wanted, taken;
     size_t held, busy;
+    /* During am_onesize_allocate_wait(): crit_wait was called (the call
+     * waited), and the model said a block was free when it was. */
+    bool slept, slept_free;
+    size_t slept_held, slept_busy;
 };
 static _Thread_local struct snapshot snap;
 
@@ -217,11 +307,99 @@ static void broken_exit(void *ctx)
     take_snapshot();
 }
 
+static uint64_t ns_of(const struct timespec *ts)
+{
+    return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+static struct timespec timespec_of(uint64_t ns)
+{
+    return (struct timespec){.tv_sec = (time_t)(ns / 1000000000u), .tv_nsec = (long)(ns % 1000000000u)};
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ns_of(&ts);
+}
+
+#if HAVE_FUTEX
+/* --lock spin: wait and notify on a futex word, a wake-up sequence. The
+ * waiter reads the sequence inside the critical section and notify bumps it
+ * inside the critical section, so a notify after the waiter left it changes
+ * the word and FUTEX_WAIT returns at once: no wake-up is lost. The deadline
+ * is absolute on CLOCK_MONOTONIC, which FUTEX_WAIT_BITSET takes as is. */
+static int spin_wait(void *ctx, const struct timespec *deadline)
+{
+    const uint32_t seen = atomic_load(&wake_seq);
+    atomic_flag_clear_explicit(&spin, memory_order_release); /* not spin_exit: no snapshot here */
+    const long r = syscall(SYS_futex, &wake_seq, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, seen, deadline, NULL,
+                           FUTEX_BITSET_MATCH_ANY);
+    const int err = r == 0 ? 0 : errno;
+    spin_enter(ctx);
+    return err == ETIMEDOUT ? ETIMEDOUT : 0; /* EAGAIN (woken before sleeping), EINTR: spurious */
+}
+
+static void spin_notify(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&wake_seq, 1);
+    syscall(SYS_futex, &wake_seq, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, INT_MAX, NULL, NULL, 0);
+}
+#endif
+
+/* Sleep in inner_wait(), lock released, until until_ns whatever wakes it;
+ * --broken-wait stuck: until the run stops. */
+static void oversleep(void *ctx, uint64_t until_ns)
+{
+    for (;;) {
+        const uint64_t now = mono_ns();
+        if (opt.broken_wait == BW_STUCK ? atomic_load(&stop) : now >= until_ns)
+            return;
+        const struct timespec t = timespec_of(now + 50000000u < until_ns ? now + 50000000u : until_ns);
+        inner_wait(ctx, &t);
+    }
+}
+
+/* crit_wait as the pool sees it: the lock's own wait, after noting in the
+ * thread's snapshot that the call waits and what the model says then. The
+ * library calls it inside the critical section having found no block free,
+ * so the threads must hold every block but those of calls in flight. */
+static int tool_wait(void *ctx, const struct timespec *deadline)
+{
+    if (snap.wanted && !snap.slept_free) {
+        const uint64_t m = atomic_load(&model);
+        const size_t held = (size_t)(m / MODEL_HELD), busy = (size_t)(m % MODEL_HELD);
+        if (held + busy * batch < nblocks) {
+            snap.slept_free = true;
+            snap.slept_held = held;
+            snap.slept_busy = busy;
+        }
+    }
+    snap.slept = true;
+    /* Blocks kept in caches wake nobody: have the threads with caches give
+     * theirs back, as an allocation that finds the pool empty does. */
+    if (opt.cache && !opt.hoard)
+        atomic_fetch_add_explicit(&flush_requests, 1, memory_order_relaxed);
+    switch (opt.broken_wait) {
+    case BW_NONE:
+        break;
+    case BW_EARLY: /* a timeout before the deadline, without sleeping */
+        return ETIMEDOUT;
+    case BW_LATE: /* sleep through the deadline and the tolerance */
+    case BW_STUCK:
+        oversleep(ctx, (deadline ? ns_of(deadline) : mono_ns()) + (uint64_t)(tolerance_s * 1e9) + 100000000u);
+        return ETIMEDOUT;
+    }
+    return inner_wait(ctx, deadline);
+}
+
 /* After a call: account for the change in the thread's cache, and end the
  * call. held_change is what the call did to the thread's own hands. */
 static void model_settle(struct worker *w, int held_change)
 {
-    const size_t cached = opt.cache ? am_onesize_cache_get_ncached(&w->cache) : 0;
+    const size_t cached = w->uses_cache ? am_onesize_cache_get_ncached(&w->cache) : 0;
     const uint64_t delta = (uint64_t)(int64_t)held_change + (uint64_t)cached - (uint64_t)w->cached;
     w->cached = cached;
     atomic_fetch_add(&model, delta * MODEL_HELD - MODEL_BUSY);
@@ -331,7 +509,7 @@ static void flush_cache(struct worker *w)
 
 static void serve_flush_requests(struct worker *w)
 {
-    if (opt.cache == 0)
+    if (!w->uses_cache)
         return;
     const uint64_t r = atomic_load_explicit(&flush_requests, memory_order_relaxed);
     if (r != w->flush_seen) {
@@ -348,9 +526,9 @@ static void *get_block(struct worker *w, size_t margin)
     snap.wanted = true;
     snap.taken = false;
     errno = 0;
-    void *p = margin      ? am_onesize_allocate_x(&pool, size, margin)
-              : opt.cache ? am_onesize_cache_allocate(&w->cache, size)
-                          : am_onesize_allocate(&pool, size);
+    void *p = margin          ? am_onesize_allocate_x(&pool, size, margin)
+              : w->uses_cache ? am_onesize_cache_allocate(&w->cache, size)
+                              : am_onesize_allocate(&pool, size);
     const int err = errno;
     snap.wanted = false;
     model_settle(w, p != NULL);
@@ -361,10 +539,93 @@ static void *get_block(struct worker *w, size_t margin)
             violation(w, NULL, "allocate(%zu) failed with %s", size, strerror(err));
         else
             check_exhaustion(w, margin);
-        if (err == ENOMEM && opt.cache && margin == 0 && !opt.hoard)
+        if (err == ENOMEM && w->uses_cache && margin == 0 && !opt.hoard)
             atomic_fetch_add_explicit(&flush_requests, 1, memory_order_relaxed);
         w->c.failed++;
         return NULL;
+    }
+    if (!in_pool(w, p))
+        return NULL;
+    return p;
+}
+
+static double ms_of(double s)
+{
+    return s * 1e3;
+}
+
+/* One am_onesize_allocate_wait() with a deadline opt.deadline_ms from now,
+ * straight to the pool (a block kept in a cache would wake no waiter), with
+ * the model kept and every promise about time checked: a block or a
+ * timeout no later than the tolerance past the deadline, a timeout never
+ * before it, and no sleep while the model says a block is free. */
+static void *wait_block(struct worker *w)
+{
+    const size_t size = (size_t)(rnd(w) % (bsize + 1));
+    struct timespec cpu0, cpu1, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+    const uint64_t t0 = mono_ns(), dl = t0 + opt.deadline_ms * 1000000u;
+    const struct timespec deadline = timespec_of(dl);
+    atomic_store(&w->in_wait_until, dl);
+    atomic_fetch_add(&model, MODEL_BUSY);
+    snap = (struct snapshot){.wanted = true};
+    errno = 0;
+    void *p = am_onesize_allocate_wait(&pool, size, &deadline);
+    const int err = errno;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    snap.wanted = false;
+    model_settle(w, p != NULL);
+    w->held += p != NULL;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+    /* the CPU time first: the watch reads it once the call is over */
+    atomic_fetch_add(&w->wait_cpu_ns, ns_of(&cpu1) - ns_of(&cpu0));
+    atomic_store(&w->in_wait_until, 0);
+    atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
+    w->wc.calls++;
+    w->wc.waited += snap.slept;
+    const double took = (double)(ns_of(&t1) - t0) / 1e9, late = ((double)ns_of(&t1) - (double)dl) / 1e9;
+    if (snap.slept_free)
+        violation(
+            w, p,
+            "am_onesize_allocate_wait slept while the model says %zu of %zu blocks are held (+%zu calls "
+            "in flight): a block was free",
+            snap.slept_held, nblocks, snap.slept_busy);
+    if (p == NULL) {
+        w->c.failed++;
+        if (err != ETIMEDOUT) {
+            violation(w, NULL, "allocate_wait(%zu) failed with %s", size, strerror(err));
+            return NULL;
+        }
+        w->wc.timeouts++;
+        atomic_fetch_add_explicit(&w->timeouts, 1, memory_order_relaxed);
+        check_exhaustion(w, 0);
+        if (late < 0) {
+            if (-late > w->wc.early_timeout)
+                w->wc.early_timeout = -late;
+            violation(w, NULL, "timed out %.3f ms before its deadline (of %" PRIu64 " ms)", ms_of(-late),
+                      opt.deadline_ms);
+        } else {
+            if (late > w->wc.late_timeout)
+                w->wc.late_timeout = late;
+            if (late > tolerance_s)
+                violation(w, NULL,
+                          "timed out %.3f ms past its deadline (of %" PRIu64 " ms): more than "
+                          "the tolerance of %" PRIu64 " ms",
+                          ms_of(late), opt.deadline_ms, opt.tolerance_ms);
+        }
+        return NULL;
+    }
+    if (took > w->wc.longest)
+        w->wc.longest = took;
+    if (late > 0) {
+        w->wc.late_blocks++;
+        if (late > w->wc.late_block)
+            w->wc.late_block = late;
+        if (late > tolerance_s)
+            violation(w, p,
+                      "returned a block %.3f ms past its deadline (of %" PRIu64 " ms): more "
+                      "than the tolerance of %" PRIu64 " ms",
+                      ms_of(late), opt.deadline_ms, opt.tolerance_ms);
     }
     if (!in_pool(w, p))
         return NULL;
@@ -376,7 +637,7 @@ static void put_block(struct worker *w, void *p)
     serve_flush_requests(w);
     atomic_fetch_add(&model, MODEL_BUSY - MODEL_HELD);
     w->held--;
-    const int err = opt.cache ? am_onesize_cache_free(&w->cache, p) : am_onesize_free(&pool, p);
+    const int err = w->uses_cache ? am_onesize_cache_free(&w->cache, p) : am_onesize_free(&pool, p);
     model_settle(w, 0);
     atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
     if (err != 0)
@@ -473,6 +734,37 @@ static void run_random(struct worker *w, bool with_margin)
         n--;
         verify(w, held[n], w->id, seqs[n]);
         put_block(w, held[n]);
+    }
+}
+
+/* Hold a block a random time up to --hold-us: busy (the block re-verified
+ * as the time passes) or asleep, at random. */
+static void hold(struct worker *w, const void *p, uint64_t seq)
+{
+    const uint64_t us = opt.hold_us ? rnd(w) % (opt.hold_us + 1) : 0;
+    if (us == 0)
+        return;
+    if (rnd(w) & 1) {
+        const uint64_t end = mono_ns() + us * 1000u;
+        while (mono_ns() < end && verify(w, p, w->id, seq))
+            ;
+    } else {
+        const struct timespec ts = timespec_of(us * 1000u);
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void run_wait(struct worker *w)
+{
+    uint64_t seq = 0;
+    while (running(w)) {
+        void *p = wait_block(w);
+        if (p == NULL)
+            continue;
+        stamp(p, w->id, ++seq);
+        hold(w, p, seq);
+        verify(w, p, w->id, seq);
+        put_block(w, p);
     }
 }
 
@@ -580,7 +872,7 @@ static void run_diagnostics(struct worker *w)
 static void *thread_main(void *arg)
 {
     struct worker *w = arg;
-    if (opt.cache && w->role != ROLE_DIAG && am_onesize_cache_init(&w->cache, &pool, opt.cache) != 0)
+    if (w->uses_cache && am_onesize_cache_init(&w->cache, &pool, opt.cache) != 0)
         violation(w, NULL, "am_onesize_cache_init failed");
     switch (w->role) {
     case P_LIFO:
@@ -598,11 +890,14 @@ static void *thread_main(void *arg)
         else
             run_consumer(w, w->id - 1);
         break;
+    case P_WAIT:
+        run_wait(w);
+        break;
     case ROLE_DIAG:
         run_diagnostics(w);
         break;
     }
-    if (opt.cache && w->role != ROLE_DIAG) { /* every cached block back to the pool */
+    if (w->uses_cache) { /* every cached block back to the pool */
         flush_cache(w);
         if (w->cached != 0)
             violation(w, NULL, "%zu blocks left in the cache after a flush", w->cached);
@@ -617,37 +912,54 @@ static void *thread_main(void *arg)
 
 static void usage(FILE *f)
 {
-    fprintf(
-        f,
-        "usage: amonesize-stress [options]\n"
-        "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 5)\n"
-        "  --seconds S        run for S seconds (default 5)\n"
-        "  --ops N            or: N operations per worker (failed allocations do not count)\n"
-        "  --blocks N         blocks in the pool (default 1024)\n"
-        "  --block-size B     block size in bytes (default 64)\n"
-        "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
-        "                     the library's default, alignof(max_align_t)\n"
-        "  --lock mutex|spin  pthread adapter or a spinlock through the callbacks (default mutex)\n"
-        "  --pattern P        lifo|burst|random|handoff|mixed (default mixed)\n"
-        "                     lifo: allocate one, free it; burst: allocate up to 64, free all (LIFO or\n"
-        "                     shuffled); random: a random working set; handoff: producers allocate,\n"
-        "                     consumers in other threads free; mixed: lifo, burst, random and a handoff\n"
-        "                     pair across the threads (with 5 or more), margin allocations, plus a thread\n"
-        "                     that reconciles counts and iterates over allocated blocks meanwhile\n"
-        "  --seed N           random seed (default: from the clock; always printed)\n"
-        "  --cache N          every thread allocates and frees through its own cache of N blocks\n"
-        "                     (1..512; default 0: straight to the pool); a thread that finds the pool\n"
-        "                     empty has the others flush theirs, so even a 1-block pool progresses\n"
-        "  --json             print the summary as JSON on stdout\n"
-        "  --quiet            no progress line, no table (violations are still printed)\n"
-        "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
-        "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
-        "                     flush their caches; with a pool the caches can hold, the run must fail\n"
-        "  --help, --version\n"
-        "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
-        "progress: a violation, and the run stops. SIGINT or SIGTERM stops the run early, verified\n"
-        "and summarised as usual; a second one kills.\n"
-        "exit status: 0 all checks passed, 1 a violation was seen, 2 bad options\n");
+    fprintf(f,
+            "usage: amonesize-stress [options]\n"
+            "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 6;\n"
+            "                     for wait 4 per online CPU, at least 8)\n"
+            "  --seconds S        run for S seconds (default 5)\n"
+            "  --ops N            or: N operations per worker (failed allocations do not count)\n"
+            "  --blocks N         blocks in the pool (default 1024; for wait max(1, threads / 4))\n"
+            "  --block-size B     block size in bytes (default 64)\n"
+            "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
+            "                     the library's default, alignof(max_align_t)\n"
+            "  --lock mutex|spin  pthread adapter or a spinlock through the callbacks (default mutex);\n"
+            "                     to wait, the adapter's mutex and condition variable, or for spin a futex\n"
+            "  --pattern P        lifo|burst|random|handoff|wait|mixed (default mixed)\n"
+            "                     lifo: allocate one, free it; burst: allocate up to 64, free all (LIFO or\n"
+            "                     shuffled); random: a random working set; handoff: producers allocate,\n"
+            "                     consumers in other threads free; wait: am_onesize_allocate_wait with a\n"
+            "                     deadline, hold the block up to --hold-us, free it; mixed: lifo, burst,\n"
+            "                     random and wait in turn and a handoff pair across the threads (with 6 or\n"
+            "                     more), margin allocations, plus a thread that reconciles counts and\n"
+            "                     iterates over allocated blocks meanwhile\n"
+            "  --deadline-ms MS   wait: each allocation may wait MS ms (0..60000, default 200); timing out\n"
+            "                     is legal, returning late or timing out early is a violation\n"
+            "  --hold-us US       wait: hold each block a random 0..US us, busy or asleep (0..100000,\n"
+            "                     default 200)\n"
+            "  --wait-tolerance MS  wait: how late past its deadline a call may return (default 250 ms,\n"
+            "                     1000 ms in a sanitizer build, 2000 ms under Valgrind; times threads /\n"
+            "                     (4 x CPUs) rounded up, if above 1; under Valgrind CPUs counts as 1)\n"
+            "  --seed N           random seed (default: from the clock; always printed)\n"
+            "  --cache N          every thread allocates and frees through its own cache of N blocks\n"
+            "                     (1..512; default 0: straight to the pool); a thread that finds the pool\n"
+            "                     empty has the others flush theirs, so even a 1-block pool progresses;\n"
+            "                     wait threads use none (blocks a cache keeps wake no waiter)\n"
+            "  --json             print the summary as JSON on stdout\n"
+            "  --quiet            no progress line, no table (violations are still printed)\n"
+            "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
+            "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
+            "                     flush their caches; with a pool the caches can hold, the run must fail\n"
+            "  --broken-wait early|late|stuck  TEST ONLY: a crit_wait that times out at once, or sleeps\n"
+            "                     past the deadline and the tolerance, or until the run stops; must fail\n"
+            "  --help, --version\n"
+            "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
+            "progress: a violation, and the run stops. A wait thread's CPU time inside\n"
+            "am_onesize_allocate_wait is not counted, and a timeout counts as progress; instead, a call\n"
+            "still waiting 1 s past its deadline and the tolerance is stuck, and a run with wait threads in\n"
+            "which no thread completes a pair for 10 s plus twice the deadline and --hold-us made no\n"
+            "progress. SIGINT or SIGTERM stops the run early, verified and summarised as usual; a second\n"
+            "one kills.\n"
+            "exit status: 0 all checks passed, 1 a violation was seen, 2 bad options\n");
 }
 
 static _Noreturn void bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -677,6 +989,18 @@ static uint64_t parse_u64(const char *name, const char *s, uint64_t min, uint64_
     return v;
 }
 
+/* The CPUs this process may run on. */
+static unsigned usable_cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+#endif
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (unsigned)n;
+}
+
 static void parse_options(int argc, char **argv)
 {
     enum {
@@ -695,7 +1019,11 @@ static void parse_options(int argc, char **argv)
         O_HELP,
         O_VERSION,
         O_CACHE,
-        O_HOARD
+        O_HOARD,
+        O_DEADLINE,
+        O_HOLD,
+        O_TOLERANCE,
+        O_BROKEN_WAIT
     };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, O_THREADS},
@@ -713,6 +1041,10 @@ static void parse_options(int argc, char **argv)
         {"help", no_argument, NULL, O_HELP},
         {"cache", required_argument, NULL, O_CACHE},
         {"hoard", no_argument, NULL, O_HOARD},
+        {"deadline-ms", required_argument, NULL, O_DEADLINE},
+        {"hold-us", required_argument, NULL, O_HOLD},
+        {"wait-tolerance", required_argument, NULL, O_TOLERANCE},
+        {"broken-wait", required_argument, NULL, O_BROKEN_WAIT},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -722,10 +1054,13 @@ static void parse_options(int argc, char **argv)
     opt.blocks = 1024;
     opt.block_size = 64;
     opt.pattern = P_MIXED;
+    opt.deadline_ms = 200;
+    opt.hold_us = 200;
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     opt.seed = mix(((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec) ^ (uint64_t)getpid());
-    bool have_seconds = false, have_threads = false;
+    bool have_seconds = false, have_threads = false, have_blocks = false, have_tolerance = false;
+    bool have_wait_option = false;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -750,6 +1085,7 @@ static void parse_options(int argc, char **argv)
             opt.blocks =
                 (size_t)parse_u64("--blocks", optarg, 1, /* and what a size_t holds */
                                   (uint64_t)SIZE_MAX < (uint64_t)1 << 32 ? SIZE_MAX : (uint64_t)1 << 32);
+            have_blocks = true;
             break;
         case O_BSIZE:
             opt.block_size = (size_t)parse_u64("--block-size", optarg, 1, (uint64_t)1 << 20);
@@ -773,7 +1109,7 @@ static void parse_options(int argc, char **argv)
                 if (strcmp(optarg, pattern_names[i]) == 0)
                     found = i;
             if (found < 0)
-                bad_option("--pattern: '%s' is not one of lifo, burst, random, handoff, mixed", optarg);
+                bad_option("--pattern: '%s' is not one of lifo, burst, random, handoff, wait, mixed", optarg);
             opt.pattern = (enum pattern)found;
             break;
         }
@@ -795,6 +1131,29 @@ static void parse_options(int argc, char **argv)
         case O_HOARD:
             opt.hoard = true;
             break;
+        case O_DEADLINE:
+            opt.deadline_ms = parse_u64("--deadline-ms", optarg, 0, 60000);
+            have_wait_option = true;
+            break;
+        case O_HOLD:
+            opt.hold_us = parse_u64("--hold-us", optarg, 0, 100000);
+            have_wait_option = true;
+            break;
+        case O_TOLERANCE:
+            opt.tolerance_ms = parse_u64("--wait-tolerance", optarg, 0, 60000);
+            have_tolerance = have_wait_option = true;
+            break;
+        case O_BROKEN_WAIT: {
+            int found = -1;
+            for (int i = BW_EARLY; i <= BW_STUCK; i++)
+                if (strcmp(optarg, broken_wait_names[i]) == 0)
+                    found = i;
+            if (found < 0)
+                bad_option("--broken-wait: '%s' is not one of early, late, stuck", optarg);
+            opt.broken_wait = (enum broken_wait)found;
+            have_wait_option = true;
+            break;
+        }
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -811,10 +1170,51 @@ static void parse_options(int argc, char **argv)
         bad_option("unexpected argument '%s'", argv[optind]);
     if (have_seconds && opt.ops != 0)
         bad_option("--seconds and --ops exclude each other");
-    if (opt.pattern == P_MIXED && !have_threads && opt.threads < 5)
-        opt.threads = 5; /* lifo, burst, random and a handoff pair */
+    if (opt.pattern == P_MIXED && !have_threads && opt.threads < 6)
+        opt.threads = 6; /* lifo, burst, random, wait and a handoff pair */
     if (opt.pattern == P_HANDOFF && opt.threads < 2)
         bad_option("--pattern handoff needs at least 2 threads");
+    /* Both locks can wait where the tool has a futex for the spinlock; the
+     * broken lock never does (it is for the other checks). */
+    can_wait = !opt.broken_lock && (!opt.spin || HAVE_FUTEX);
+    if (opt.pattern == P_WAIT && opt.broken_lock)
+        bad_option("--pattern wait needs a lock that can wait; --broken-lock cannot");
+    if (opt.pattern == P_WAIT && !can_wait)
+        bad_option("--pattern wait --lock spin needs a futex, which this system lacks: use --lock mutex");
+    if (have_wait_option && opt.pattern != P_WAIT && !(opt.pattern == P_MIXED && can_wait))
+        bad_option("--deadline-ms, --hold-us, --wait-tolerance and --broken-wait are for --pattern wait "
+                   "or mixed with a lock that can wait");
+    if (opt.pattern == P_WAIT && !have_threads) {
+        const long four = 4 * (ncpu < 1 ? 1 : ncpu);
+        opt.threads = four < 8 ? 8 : four > MAX_THREADS ? MAX_THREADS : (unsigned)four;
+    }
+    if (opt.pattern == P_WAIT && !have_blocks)
+        opt.blocks = opt.threads / 4 ? opt.threads / 4 : 1; /* far fewer blocks than threads */
+    if (!have_tolerance) {
+        static char why[96];
+        unsigned cpus = usable_cpus();
+        opt.tolerance_ms = SANITIZED ? TOLERANCE_MS_SANITIZE : TOLERANCE_MS;
+        const char *where = SANITIZED ? " in a sanitizer build" : "";
+#if defined(AM_STRESS_HAVE_VALGRIND)
+        if (RUNNING_ON_VALGRIND) {
+            opt.tolerance_ms = TOLERANCE_MS_VALGRIND;
+            where = " under Valgrind";
+            cpus = 1;
+        }
+#endif
+        const unsigned per = TOLERANCE_THREADS * cpus, scale = (opt.threads + per - 1) / per;
+        if (scale > 1) {
+            opt.tolerance_ms *= scale;
+            snprintf(why, sizeof why, "the default%s for %u threads on %u CPU%s", where, opt.threads, cpus,
+                     cpus == 1 ? "" : "s");
+        } else {
+            snprintf(why, sizeof why, "the default%s", where);
+        }
+        opt.tolerance_why = why;
+    } else {
+        opt.tolerance_why = "--wait-tolerance";
+    }
+    tolerance_s = (double)opt.tolerance_ms / 1e3;
 }
 
 /* ---- set-up, progress, summary ------------------------------------------ */
@@ -860,6 +1260,27 @@ static void make_pool(void)
     } else if (opt.spin) {
         cfg.crit_enter = spin_enter;
         cfg.crit_exit = spin_exit;
+#if HAVE_FUTEX
+        if (can_wait) {
+            inner_wait = spin_wait;
+            cfg.crit_wait = tool_wait;
+            cfg.crit_notify = spin_notify;
+        }
+#endif
+    } else if (can_wait) {
+        /* The adapter's mutex and condition variable: its wait and notify
+         * as they are, its lock wrapped to snapshot the model, its wait
+         * wrapped to note each wait. */
+        const int e = am_onesize_pthread_init(&wait_sync);
+        if (e != 0) {
+            fprintf(stderr, "VIOLATION: am_onesize_pthread_init: %s\n", strerror(-e));
+            exit(1);
+        }
+        am_onesize_pthread_set_sync(&cfg, &wait_sync);
+        inner_wait = cfg.crit_wait;
+        cfg.crit_wait = tool_wait;
+        cfg.crit_enter = mutex_enter;
+        cfg.crit_exit = mutex_exit;
     } else {
         am_onesize_pthread_set_crit(&cfg, &mutex); /* the adapter's callbacks... */
         cfg.crit_enter = mutex_enter;              /* ...wrapped to snapshot the model */
@@ -901,12 +1322,17 @@ static void assign_roles(void)
         atomic_init(&w->c.pairs, 0);
         atomic_init(&w->done, false);
         atomic_init(&w->ended, false);
+        atomic_init(&w->timeouts, 0);
+        atomic_init(&w->wait_cpu_ns, 0);
+        atomic_init(&w->in_wait_until, 0);
         if (!mixed)
             w->role = opt.pattern;
         else if (i == opt.threads)
             w->role = ROLE_DIAG;
         else if (opt.threads >= 4 && i >= opt.threads - 2)
             w->role = P_HANDOFF;
+        else if (can_wait)
+            w->role = (int[]){P_LIFO, P_BURST, P_RANDOM, P_WAIT}[i % 4];
         else
             w->role = (int[]){P_LIFO, P_BURST, P_RANDOM}[i % 3];
     }
@@ -922,6 +1348,10 @@ static void assign_roles(void)
     }
     if (workers[nworkers - 1].role == P_HANDOFF && workers[nworkers - 1].take == NULL)
         workers[nworkers - 1].role = P_LIFO;
+    for (unsigned i = 0; i < nworkers; i++) {
+        workers[i].uses_cache = opt.cache != 0 && workers[i].role != ROLE_DIAG && workers[i].role != P_WAIT;
+        wait_threads += workers[i].role == P_WAIT;
+    }
 }
 
 /* Only records the signal: everything else happens on the main thread,
@@ -957,40 +1387,120 @@ static void on_alarm(int sig)
     _exit(1);
 }
 
+/* STALL_RUN_S plus twice the longest a pair of the wait pattern may
+ * rightly take: a full wait and a full hold. */
+static double run_stall_limit(void)
+{
+    return STALL_RUN_S + 2 * ((double)opt.deadline_ms / 1e3 + (double)opt.hold_us / 1e6);
+}
+
 static double cpu_s(const struct timespec *ts)
 {
     return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
-/* Called by the main thread about every 10 ms while the run goes on. A
- * worker made no progress if it spent STALL_CPU_S of its own CPU time since
- * it last completed an allocate+free pair (or since it started). Returns
- * true when one did: the run is then stopped, its verdict already known. */
+/* The whole run's progress, for runs with wait threads; main thread only. */
+static struct {
+    uint64_t pairs;     /* every worker's, as last seen */
+    double quiet, last; /* running time without a pair since; the time of the last look */
+    bool stalled;       /* then, what was seen: */
+    double stall_at;
+    size_t stall_nfree, stall_held;
+} run_watch;
+
+/* Called by the main thread about every 10 ms while the run goes on.
+ *
+ * Per worker, on its CPU-time clock: a worker made no progress if it spent
+ * STALL_CPU_S of its own CPU time since it last completed an allocate+free
+ * pair (or since it started). CPU time, so that a thread the scheduler
+ * leaves waiting is not taken for a starving one. For a wait thread two
+ * things change, because waiting is not spinning: a call that ended by its
+ * deadline (ETIMEDOUT) counts as progress, since under pressure a waiter may
+ * rightly time out again and again while others hold the blocks; and the CPU
+ * time spent inside am_onesize_allocate_wait() is not counted (being woken
+ * over and over by frees that other waiters win is part of waiting, and each
+ * call is bounded by its deadline, which is checked). What that leaves
+ * unwatched is watched otherwise:
+ *  - a call still inside am_onesize_allocate_wait() STUCK_S past its
+ *    deadline plus the tolerance is stuck (on CLOCK_MONOTONIC, the clock of
+ *    the deadline), reported while it is;
+ *  - in a run with wait threads, if no worker at all completes a pair for
+ *    STALL_RUN_S plus twice the deadline and the longest hold, the run made
+ *    no progress, however legitimate each timeout looked. That is measured
+ *    in the main thread's own running time: a gap of more than 0.5 s
+ *    between two looks (the process stopped with Ctrl-Z, or starved) counts
+ *    as 0.5 s.
+ * Returns true when one of these is seen: the run is then stopped, its
+ * verdict already known. */
 static bool watch_progress(double run_time)
 {
     bool stalled = false;
+    const uint64_t now = mono_ns(), stuck_ns = (uint64_t)((tolerance_s + STUCK_S) * 1e9);
+    uint64_t all_pairs = 0;
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
         struct timespec ts;
+        all_pairs += atomic_load_explicit(&w->c.pairs, memory_order_relaxed);
         if (w->role == ROLE_DIAG || !w->watch.have_clock || w->watch.stalled || atomic_load(&w->ended))
             continue;
-        const uint64_t pairs = atomic_load_explicit(&w->c.pairs, memory_order_relaxed);
+        const uint64_t until = atomic_load(&w->in_wait_until);
+        if (until != 0 && now > until + stuck_ns && !w->watch.stuck) {
+            w->watch.stuck = stalled = true;
+            w->watch.stuck_for = (double)(now - until) / 1e9;
+            w->watch.stuck_at = run_time;
+        }
+        /* pairs, and for a wait thread its timeouts too */
+        const uint64_t pairs = atomic_load_explicit(&w->c.pairs, memory_order_relaxed) +
+                               atomic_load_explicit(&w->timeouts, memory_order_relaxed);
         if (clock_gettime(w->watch.clock, &ts) != 0)
             continue; /* it has just ended */
+        const double cpu = cpu_s(&ts) - (double)atomic_load(&w->wait_cpu_ns) / 1e9;
         if (pairs != w->watch.pairs) {
             w->watch.pairs = pairs;
-            w->watch.cpu = cpu_s(&ts);
+            w->watch.cpu = cpu;
             w->watch.time = run_time;
-        } else if (cpu_s(&ts) - w->watch.cpu >= STALL_CPU_S) {
+        } else if (until == 0 && cpu - w->watch.cpu >= STALL_CPU_S) {
+            /* inside a call the CPU time of the call is not known yet */
             w->watch.stalled = stalled = true;
-            w->watch.stall_cpu = cpu_s(&ts) - w->watch.cpu;
+            w->watch.stall_cpu = cpu - w->watch.cpu;
             w->watch.stall_at = run_time;
-            w->watch.stall_pairs = pairs;
+            w->watch.stall_pairs = atomic_load_explicit(&w->c.pairs, memory_order_relaxed);
             w->watch.stall_nfree = am_onesize_get_nfree(&pool);
             w->watch.stall_held = (size_t)(atomic_load(&model) / MODEL_HELD);
         }
     }
+    if (wait_threads != 0) {
+        const double gap = run_time - run_watch.last;
+        run_watch.last = run_time;
+        if (all_pairs != run_watch.pairs) {
+            run_watch.pairs = all_pairs;
+            run_watch.quiet = 0;
+        } else if ((run_watch.quiet += gap < 0.5 ? gap : 0.5) >= run_stall_limit() && !run_watch.stalled) {
+            run_watch.stalled = stalled = true;
+            run_watch.stall_at = run_time;
+            run_watch.stall_nfree = am_onesize_get_nfree(&pool);
+            run_watch.stall_held = (size_t)(atomic_load(&model) / MODEL_HELD);
+        }
+    }
     return stalled;
+}
+
+/* The wait threads' counts together. */
+static struct wait_counts wait_totals(void)
+{
+    struct wait_counts t = {0};
+    for (unsigned i = 0; i < nworkers; i++) {
+        const struct wait_counts *c = &workers[i].wc;
+        t.calls += c->calls;
+        t.waited += c->waited;
+        t.timeouts += c->timeouts;
+        t.late_blocks += c->late_blocks;
+        t.longest = c->longest > t.longest ? c->longest : t.longest;
+        t.late_block = c->late_block > t.late_block ? c->late_block : t.late_block;
+        t.late_timeout = c->late_timeout > t.late_timeout ? c->late_timeout : t.late_timeout;
+        t.early_timeout = c->early_timeout > t.early_timeout ? c->early_timeout : t.early_timeout;
+    }
+    return t;
 }
 
 static void final_checks(struct worker *main_w, size_t *visited_end, struct am_onesize_stats *st)
@@ -1002,16 +1512,31 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
             continue;
         violation(
             w, NULL,
-            "no progress: %scompleted no allocate+free pair in %.2f s of its CPU time (run time %.2f to "
-            "%.2f s), after %" PRIu64 " completed; %" PRIu64 " failed allocations in all; then %zu of "
+            "no progress: %scompleted no allocate+free pair%s in %.2f s of its CPU time%s (run time %.2f "
+            "to %.2f s), after %" PRIu64 " completed; %" PRIu64 " failed allocations in all; then %zu of "
             "%zu blocks were free and the threads held %zu (in hand, in rings or cached)%s",
             w->role != P_HANDOFF ? ""
             : w->give != NULL    ? "as a producer, "
                                  : "as a consumer, ",
-            w->watch.stall_cpu, w->watch.time, w->watch.stall_at, w->watch.stall_pairs, w->c.failed,
-            w->watch.stall_nfree, nblocks, w->watch.stall_held,
+            w->role == P_WAIT ? " and had no timeout" : "", w->watch.stall_cpu,
+            w->role == P_WAIT ? " outside am_onesize_allocate_wait" : "", w->watch.time, w->watch.stall_at,
+            w->watch.stall_pairs, w->c.failed, w->watch.stall_nfree, nblocks, w->watch.stall_held,
             opt.hoard ? "; --hoard: no thread was asked to flush its cache" : "");
     }
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct worker *w = &workers[i];
+        if (w->watch.stuck)
+            violation(w, NULL,
+                      "stuck: at run time %.2f s still inside am_onesize_allocate_wait %.3f s past its "
+                      "deadline (tolerance %" PRIu64 " ms)",
+                      w->watch.stuck_at, w->watch.stuck_for, opt.tolerance_ms);
+    }
+    if (run_watch.stalled)
+        violation(main_w, NULL,
+                  "no progress: no thread completed an allocate+free pair for %.2f s of running time (to run "
+                  "time %.2f s); then %zu of %zu blocks were free and the threads held %zu",
+                  run_stall_limit(), run_watch.stall_at, run_watch.stall_nfree, nblocks,
+                  run_watch.stall_held);
     for (unsigned i = 0; i < nworkers; i++)
         if (workers[i].held != 0)
             violation(main_w, NULL, "thread %u still holds %zu blocks at the end", i + 1, workers[i].held);
@@ -1023,6 +1548,14 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
         violation(main_w, NULL, "at the end nfree is %zu, not nblocks %zu", st->nfree, nblocks);
     if (st->allocations != st->frees)
         violation(main_w, NULL, "%" PRIu64 " allocations but %" PRIu64 " frees", st->allocations, st->frees);
+    /* Only the wait threads call am_onesize_allocate_wait(), and each of
+     * their calls that called crit_wait waited. */
+    const struct wait_counts wt = wait_totals();
+    if (st->waits != wt.waited || st->timeouts != wt.timeouts)
+        violation(main_w, NULL,
+                  "the pool counts %" PRIu64 " waits and %" PRIu64 " timeouts, the threads saw %" PRIu64
+                  " and %" PRIu64,
+                  st->waits, st->timeouts, wt.waited, wt.timeouts);
     *visited_end = 0;
     size_t n = 0;
     *visited_end = am_onesize_iterate_over_allocated(&pool, 0, count_cb, &n);
@@ -1051,11 +1584,20 @@ int main(int argc, char **argv)
     if (!opt.quiet && !opt.json && opt.ops)
         printf("  %" PRIu64 " operations per thread\n", opt.ops);
     if (!opt.quiet && !opt.json && opt.cache)
-        printf("  through per-thread caches of %zu blocks\n", opt.cache);
+        printf("  through per-thread caches of %zu blocks%s\n", opt.cache,
+               wait_threads ? " (not the wait threads)" : "");
+    if (!opt.quiet && !opt.json && wait_threads)
+        printf("  %u wait threads: deadline %" PRIu64 " ms, holding blocks up to %" PRIu64
+               " us, tolerance %" PRIu64 " ms (%s)%s%s\n",
+               wait_threads, opt.deadline_ms, opt.hold_us, opt.tolerance_ms, opt.tolerance_why,
+               opt.broken_wait ? ", BROKEN wait: " : "",
+               opt.broken_wait ? broken_wait_names[opt.broken_wait] : "");
     fflush(stdout);
 
     signal(SIGALRM, on_alarm);
-    alarm((unsigned)(opt.ops ? 600 : opt.seconds * 3 + 60));
+    /* with wait threads, late enough for the run-wide progress watch to speak first */
+    alarm((unsigned)(opt.ops ? 600 : opt.seconds * 3 + 60) +
+          (wait_threads ? (unsigned)(2 * run_stall_limit()) : 0));
     /* Workers inherit a mask that blocks SIGINT and SIGTERM: the handler then
      * always runs on this thread, and no worker's system call is cut short. */
     sigset_t stop_set, old_set;
@@ -1132,6 +1674,8 @@ int main(int argc, char **argv)
         ops += per[k].ops, failed += per[k].failed;
     const bool ok = violations == 0;
     const char *signame = interrupted == SIGINT ? "SIGINT" : "SIGTERM";
+    const struct wait_counts wt = wait_totals();
+    const double worst_late = wt.late_block > wt.late_timeout ? wt.late_block : wt.late_timeout;
 
     if (opt.json) {
         printf("{\"version\": \"%s\", \"seed\": \"%" PRIu64 "\", \"threads\": %u, \"pattern\": \"%s\", "
@@ -1153,7 +1697,19 @@ int main(int argc, char **argv)
                    per[k].failed, per[k].violations);
             first = false;
         }
-        printf("}, \"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
+        printf("}, ");
+        if (wait_threads == 0)
+            printf("\"wait\": null, ");
+        else
+            printf("\"wait\": {\"threads\": %u, \"deadline_ms\": %" PRIu64 ", \"hold_us\": %" PRIu64
+                   ", \"tolerance_ms\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"waits\": %" PRIu64
+                   ", \"timeouts\": %" PRIu64 ", \"longest_wait_ms\": %.3f, \"late_blocks\": %" PRIu64
+                   ", \"worst_lateness_ms\": %.3f, \"worst_timeout_lateness_ms\": %.3f, "
+                   "\"earliest_timeout_ms\": %.3f}, ",
+                   wait_threads, opt.deadline_ms, opt.hold_us, opt.tolerance_ms, wt.calls, wt.waited,
+                   wt.timeouts, ms_of(wt.longest), wt.late_blocks, ms_of(worst_late), ms_of(wt.late_timeout),
+                   ms_of(wt.early_timeout));
+        printf("\"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
                ", \"violations\": %" PRIu64 "}, \"reconciles\": %" PRIu64 ", \"nblocks\": %zu, "
                "\"nfree_end\": %zu, \"nfree_min\": %zu, \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
                ", \"iterated_at_end\": %zu, \"interrupted\": %s%s%s, \"ok\": %s}\n",
@@ -1172,6 +1728,18 @@ int main(int argc, char **argv)
                        per[k].ops, (double)per[k].ops / elapsed / 1e6, per[k].failed, per[k].violations);
         printf("%-10s %14" PRIu64 " %12.2f %14" PRIu64 " %11" PRIu64 "\n", "total", ops,
                (double)ops / elapsed / 1e6, failed, violations);
+        if (wait_threads != 0) {
+            printf("\nwait: %" PRIu64 " calls of am_onesize_allocate_wait, %" PRIu64 " waited, %" PRIu64
+                   " timed out (deadline %" PRIu64 " ms)\n",
+                   wt.calls, wt.waited, wt.timeouts, opt.deadline_ms);
+            printf("      longest wait for a block %.3f ms; %" PRIu64 " blocks came past their deadline, "
+                   "at worst %.3f ms\n",
+                   ms_of(wt.longest), wt.late_blocks, ms_of(wt.late_block));
+            printf("      timeouts came at worst %.3f ms past their deadline%s; tolerance %" PRIu64
+                   " ms (%s)\n",
+                   ms_of(wt.late_timeout), wt.early_timeout > 0 ? ", some BEFORE it" : "", opt.tolerance_ms,
+                   opt.tolerance_why);
+        }
         printf("\nlow-water mark: %zu of %zu blocks free at the worst moment\n", st.nfree_min, nblocks);
         printf("%" PRIu64 " reconciliations of pool counts with the threads' model\n", reconciles);
         printf("end: %zu of %zu blocks free, %" PRIu64 " allocations = %" PRIu64
@@ -1180,6 +1748,8 @@ int main(int argc, char **argv)
         printf("%s\n", ok ? "PASS: no violation" : "FAIL: violations seen (details above)");
     }
     am_onesize_dtor(&pool);
+    if (can_wait && !opt.spin)
+        am_onesize_pthread_destroy(&wait_sync);
     munmap(map_mem, map_bytes);
     free(workers);
     return ok ? 0 : 1;
