@@ -230,7 +230,8 @@ struct am_onesize_stats {
     size_t retired;                    /**< blocks written after free, out of service until
                                             free_all (AM_ONESIZE_CHECK_FREED) */
     uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
-    uint64_t timeouts;                 /**< ... and that ended with ETIMEDOUT */
+    uint64_t timeouts;                 /**< am_onesize_allocate_wait calls that ended with
+                                            ETIMEDOUT (a deadline already past too) */
     uint64_t freed_writes;             /**< writes into freed blocks found by their fill
                                             (AM_ONESIZE_CHECK_FREED) */
 };

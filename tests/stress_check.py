@@ -48,7 +48,7 @@ def wait_checks(s, waited):
         return {"wait threads ran": False}
     checks = {
         "wait threads ran": w["threads"] >= 1 and w["calls"] > 0,
-        "waits <= calls, timeouts <= waits": w["waits"] <= w["calls"] and w["timeouts"] <= w["waits"],
+        "waits <= calls, timeouts <= calls": w["waits"] <= w["calls"] and w["timeouts"] <= w["calls"],
         "timeouts are the wait pattern's failed allocations":
             s["patterns"]["wait"]["failed_allocations"] == w["timeouts"],
         "nothing past its deadline by more than the tolerance":
