@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The hardened mode: a state bit per block in caller memory (cfg.state),
  * and the fill of freed blocks (AM_ONESIZE_CHECK_FREED). The engine calls
- * am_state_get/am_state_set/am_fill for pools that have them; the library
- * checks fills with am_fill_ok before it hands a block out. */
+ * the bit and fill functions (amonesize/inline.h) for pools that have them,
+ * and am_fill for a tracked pool; the library checks fills with am_fill_ok
+ * before it hands a block out. */
 #include "internal.h"
 
 #include <errno.h>
@@ -19,39 +20,9 @@
 
 #define WORD sizeof(uintptr_t)
 
-static size_t index_of(const struct am_onesize *os, const void *blk)
-{
-    uintptr_t p = (uintptr_t)blk;
-    const uintptr_t idx = am_onesize_impl_index(os, &p);
-    AM_ONESIZE_ASSERT(idx < os->nblocks);
-    return (size_t)idx;
-}
-
-int am_state_get(const struct am_onesize *os, const void *blk)
-{
-    const size_t i = index_of(os, blk);
-    return (os->state[i / 8] >> (i % 8)) & 1u;
-}
-
-void am_state_set(const struct am_onesize *os, const void *blk, int handed_out)
-{
-    const size_t i = index_of(os, blk);
-    const unsigned char bit = (unsigned char)(1u << (i % 8));
-    if (handed_out)
-        os->state[i / 8] |= bit;
-    else
-        os->state[i / 8] &= (unsigned char)~bit;
-}
-
 int am_state_get_index(const struct am_onesize *os, size_t i)
 {
     return (os->state[i / 8] >> (i % 8)) & 1u;
-}
-
-/* The fill: one word derived from the key, repeated. */
-static uintptr_t fill_word(const struct am_onesize *os)
-{
-    return ~((os->key << 7) | (os->key >> (WORD * 8 - 7)));
 }
 
 /* The fill lies in a free block: under memcheck it is NOACCESS, under ASan
@@ -64,14 +35,9 @@ static NO_ASAN void fill_access(const struct am_onesize *os, void *blk, bool wri
     if (os->mode & AM_MODE_VALGRIND)
         (void)VALGRIND_MAKE_MEM_DEFINED(from, bytes);
 #endif
-    const uintptr_t f = fill_word(os);
-    volatile uintptr_t *w = (volatile uintptr_t *)(void *)from;
-    for (size_t i = 0; i < bytes / WORD; i++) {
-        if (write)
-            w[i] = f;
-        else if (w[i] != f)
-            *ok = false;
-    }
+    const int intact = am_onesize_impl_fill(os, blk, write);
+    if (!write)
+        *ok = intact != 0;
 #if defined(AM_HAVE_VALGRIND)
     if (os->mode & AM_MODE_VALGRIND)
         (void)VALGRIND_MAKE_MEM_NOACCESS(from, bytes);
@@ -85,6 +51,8 @@ void am_fill(const struct am_onesize *os, void *blk)
 
 bool am_fill_ok(const struct am_onesize *os, void *blk)
 {
+    if (!(os->mode & AM_MODE_TRACKED))
+        return am_onesize_impl_fill(os, blk, 0) != 0;
     bool ok = true;
     fill_access(os, blk, false, &ok);
     return ok;

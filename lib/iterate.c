@@ -22,11 +22,12 @@ static size_t listlen_of(const struct am_onesize *os)
 static bool is_list_block(const struct am_onesize *os, uintptr_t pos, uintptr_t w[2])
 {
     uintptr_t p = (uintptr_t)am_onesize_impl_at(os, pos);
-    if (am_onesize_impl_index(os, &p) >= list_of_c(os)->ncarved)
+    const uintptr_t idx = am_onesize_impl_index(os, &p);
+    if (idx >= list_of_c(os)->ncarved)
         return false;
     AM_ONESIZE_GET(os, (const void *)p, w, eflags(os));
     return am_onesize_impl_is_free_pattern(os->key, pos, w) && !am_onesize_impl_is_parked(os->key, pos, w) &&
-           !((os->mode & AM_MODE_STATE) && am_state_get(os, (const void *)p));
+           !((os->mode & AM_MODE_STATE) && am_onesize_impl_state(os, idx, -1));
 }
 
 /* With a state bitmap: as many blocks carved since ctor or free_all have

@@ -15,6 +15,9 @@
  * here (C99 6.7.4: a declaration without `inline` makes this unit emit it). */
 #if AM_ONESIZE_HAS_INLINE
 extern void am_onesize_impl_store(void *b, unsigned i, uintptr_t v);
+extern int am_onesize_impl_state(const struct am_onesize *os, uintptr_t i, int v);
+extern uintptr_t am_onesize_impl_state_index(const struct am_onesize *os, const void *b, unsigned flags);
+extern int am_onesize_impl_fill(const struct am_onesize *os, void *b, int write);
 extern uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b);
 extern unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos);
 extern void am_onesize_impl_pattern(uintptr_t key, uintptr_t pos, uintptr_t link, uintptr_t w[2]);
@@ -27,7 +30,8 @@ extern void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_
 extern void am_onesize_impl_gave(struct am_onesize_list *fl, size_t n);
 extern void *am_onesize_impl_pop(struct am_onesize *os, struct am_onesize_list *fl, unsigned flags);
 extern void am_onesize_impl_link(struct am_onesize *os, struct am_onesize_list *fl, void *b, unsigned flags);
-extern int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl, void *b, unsigned flags);
+extern int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl, void *b, uintptr_t idx,
+                               unsigned flags);
 extern int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_list *fl, const void *ptr,
                                 unsigned flags);
 extern void *am_onesize_allocate(struct am_onesize *os, size_t size);
@@ -119,7 +123,7 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
             const uintptr_t cleared[2] = {0, 0};
             AM_ONESIZE_SET(os, b, cleared, flags);
             am_onesize_impl_took(fl, fl->inuse, 1, 0);
-            AM_ONESIZE_STATE_SET(os, b, 1, flags);
+            AM_ONESIZE_STATE_SET(os, fl->ncarved - 1, 1, flags);
             AM_ONESIZE_TRACK_ALLOC(os, b, flags);
         }
         *out = b;
@@ -204,7 +208,7 @@ int am_check_freeable(struct am_onesize *os, const void *ptr)
         os->counts[CNT_REJ_NEVER]++;
         return -EINVAL;
     }
-    if (nfree_of(os) == os->nblocks || ((os->mode & AM_MODE_STATE) && !am_state_get(os, ptr))) {
+    if (nfree_of(os) == os->nblocks || ((os->mode & AM_MODE_STATE) && !am_onesize_impl_state(os, idx, -1))) {
         /* every block is free already, or this one's bit says so: a double
          * free, whatever the block holds */
         os->counts[CNT_REJ_DOUBLE]++;
@@ -324,6 +328,7 @@ int am_onesize_ctor(struct am_onesize *os, const struct am_onesize_cfg *cfg)
      * plain pool (whose fast list alone is then used), the inline locked
      * path for callbacks, else the library every time. */
     o.path = o.mode == 0                ? AM_ONESIZE_PRIV_PLAIN
+             : o.mode == AM_MODE_STATE  ? AM_ONESIZE_PRIV_STATE
              : o.mode & AM_MODE_LIBRARY ? AM_ONESIZE_PRIV_LIBRARY
                                         : AM_ONESIZE_PRIV_LOCKED;
     *os = o;
@@ -341,10 +346,36 @@ void am_onesize_dtor(struct am_onesize *os)
 }
 
 /* The library's half of am_onesize_allocate(), for what the inline path
- * does not do itself (and for compilers without inline semantics). */
+ * does not do itself (and for compilers without inline semantics). A
+ * hardened pool's common case is the engine with constant flags. */
 void *am_onesize_impl_allocate(struct am_onesize *os, size_t size)
 {
-    return allocate(os, size, 0);
+    if (!is_constructed(os)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    void *blk = NULL;
+    int err = 0;
+    struct am_retired r = {.n = 0};
+    lock(os);
+    struct am_onesize_list *fl = list_of(os);
+    const unsigned hard = os->mode & (AM_MODE_TRACKED | AM_MODE_STATE | AM_MODE_FILL);
+    if (size <= os->block_size) {
+        if (hard == AM_MODE_STATE)
+            blk = am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_STATE);
+        else if ((hard == AM_MODE_FILL || hard == (AM_MODE_FILL | AM_MODE_STATE)) && fl->head != 0 &&
+                 am_onesize_impl_fill(os, am_onesize_impl_at(os, fl->head), 0))
+            blk =
+                hard == AM_MODE_FILL
+                    ? am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_FILL)
+                    : am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_FILL | AM_ONESIZE_E_STATE);
+    }
+    if (blk == NULL)
+        err = allocate_locked(os, size, 0, &blk, &r);
+    unlock(os);
+    if (r.n != 0)
+        am_report_retired(os, &r);
+    return AM_ONESIZE_LIKELY(err == 0) ? blk : am_onesize_impl_failed(os, err);
 }
 
 void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin)
@@ -359,8 +390,21 @@ int am_onesize_impl_free(struct am_onesize *os, const void *ptr)
         return 0;
     if (!is_constructed(os))
         return -EINVAL;
+    int err = 0;
     lock(os);
-    const int err = am_onesize_impl_free_in(os, ptr);
+    struct am_onesize_list *fl = list_of(os);
+    const unsigned hard = os->mode & (AM_MODE_TRACKED | AM_MODE_STATE | AM_MODE_FILL);
+    bool done = false;
+    if (hard == AM_MODE_STATE)
+        done = am_onesize_impl_push(os, fl, ptr, AM_ONESIZE_E_STATE);
+    else if (hard == AM_MODE_FILL)
+        done = am_onesize_impl_push(os, fl, ptr, AM_ONESIZE_E_FILL);
+    else if (hard == (AM_MODE_FILL | AM_MODE_STATE))
+        done = am_onesize_impl_push(os, fl, ptr, AM_ONESIZE_E_FILL | AM_ONESIZE_E_STATE);
+    if (done)
+        notify(os);
+    else
+        err = am_onesize_impl_free_in(os, ptr);
     unlock(os);
     if (err != 0)
         am_onesize_impl_report(os, -err, ptr);

@@ -47,11 +47,8 @@ void am_track_destroy(const struct am_onesize *os, void *start, size_t bytes);
  * is addressable). Used to release blocks whatever the free list holds. */
 int am_track_is_handed_out(const struct am_onesize *os, const void *blk);
 
-/* The hardened mode (lib/hardened.c), called by the engine like the hooks
- * above. A block's state bit: 1 handed out, 0 not. */
-int am_state_get(const struct am_onesize *os, const void *blk);
-void am_state_set(const struct am_onesize *os, const void *blk, int handed_out);
-/* Fill a freed block beyond its two words with the pool's fill pattern. */
+/* The hardened mode's fill of a freed block under a memory debugger
+ * (lib/hardened.c), called by the engine like the hooks above. */
 void am_fill(const struct am_onesize *os, void *blk);
 
 #endif /* AMONESIZE_TRACK_H */

@@ -53,6 +53,7 @@ struct am_onesize_list {
 #define AM_ONESIZE_PRIV_PLAIN   0u /* unlocked: the fast list */
 #define AM_ONESIZE_PRIV_LOCKED  1u /* locked through callbacks: the slow list between them */
 #define AM_ONESIZE_PRIV_LIBRARY 2u /* everything through the library (e.g. a memory debugger) */
+#define AM_ONESIZE_PRIV_STATE   3u /* unlocked with a state bitmap: the slow list, keeping the bits */
 
 #define AM_ONESIZE_PRIV_DEPOT   32 /* blocks caches give back, kept apart for caches */
 #define AM_ONESIZE_PRIV_NCOUNTS 12 /* event counters, see lib/internal.h */
@@ -118,7 +119,7 @@ struct am_onesize {
 #define AM_ONESIZE_E_FAST   1u  /* inline fast path: give up at the low-water mark */
 #define AM_ONESIZE_E_TRACK  2u  /* library only: tell a memory debugger */
 #define AM_ONESIZE_E_KEEP   4u  /* library only: the caller tells the debugger later, and fills later */
-#define AM_ONESIZE_E_STATE  8u  /* library only: keep the hardened state bit of each block */
+#define AM_ONESIZE_E_STATE  8u  /* keep the hardened state bit of each block */
 #define AM_ONESIZE_E_FILL   16u /* library only: fill a freed block beyond its two words */
 #define AM_ONESIZE_E_RETIRE 32u /* library only: pop takes the block out of service, no hand-out */
 
@@ -137,11 +138,10 @@ struct am_onesize {
     (((flags) & (AM_ONESIZE_E_TRACK | AM_ONESIZE_E_KEEP | AM_ONESIZE_E_RETIRE)) == AM_ONESIZE_E_TRACK        \
          ? am_track_alloc((os), (b))                                                                         \
          : (void)0)
-#define AM_ONESIZE_STATE_IS_SET(os, b, flags) (((flags)&AM_ONESIZE_E_STATE) ? am_state_get((os), (b)) : 0)
-#define AM_ONESIZE_STATE_SET(os, b, v, flags)                                                                \
-    (((flags)&AM_ONESIZE_E_STATE) ? am_state_set((os), (b), (v)) : (void)0)
 #define AM_ONESIZE_FILL(os, b, flags)                                                                        \
-    (((flags) & (AM_ONESIZE_E_FILL | AM_ONESIZE_E_KEEP)) == AM_ONESIZE_E_FILL ? am_fill((os), (b)) : (void)0)
+    (((flags) & (AM_ONESIZE_E_FILL | AM_ONESIZE_E_KEEP)) != AM_ONESIZE_E_FILL ? (void)0                      \
+     : ((flags)&AM_ONESIZE_E_TRACK)                                           ? am_fill((os), (b))           \
+                                    : (void)am_onesize_impl_fill((os), (b), 1))
 #define AM_ONESIZE_TRACK_FREE(os, b, flags)                                                                  \
     (((flags) & (AM_ONESIZE_E_TRACK | AM_ONESIZE_E_KEEP)) == AM_ONESIZE_E_TRACK ? am_track_free((os), (b))   \
                                                                                 : (void)0)
@@ -150,14 +150,23 @@ struct am_onesize {
 #define AM_ONESIZE_SET(os, b, w, flags) ((void)(os), (void)(flags), (void)AM_ONESIZE_COPY((b), (w)))
 #define AM_ONESIZE_SET_WORD(os, b, i, v, flags)                                                              \
     ((void)(os), (void)(flags), am_onesize_impl_store((b), (i), (v)))
-#define AM_ONESIZE_TRACK_ALLOC(os, b, flags)  ((void)(os), (void)(b), (void)(flags))
-#define AM_ONESIZE_TRACK_FREE(os, b, flags)   ((void)(os), (void)(b), (void)(flags))
-#define AM_ONESIZE_STATE_IS_SET(os, b, flags) ((void)(os), (void)(b), (void)(flags), 0)
-#define AM_ONESIZE_STATE_SET(os, b, v, flags) ((void)(os), (void)(b), (void)(v), (void)(flags))
-#define AM_ONESIZE_FILL(os, b, flags)         ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_TRACK_ALLOC(os, b, flags) ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_TRACK_FREE(os, b, flags)  ((void)(os), (void)(b), (void)(flags))
+#define AM_ONESIZE_FILL(os, b, flags)        ((void)(os), (void)(b), (void)(flags))
 #endif
 
+/* The hardened state bit: in the inline path of a pool with a state bitmap
+ * too (path AM_ONESIZE_PRIV_STATE). */
+#define AM_ONESIZE_STATE_IS_SET(os, i, flags)                                                                \
+    (((flags)&AM_ONESIZE_E_STATE) ? am_onesize_impl_state((os), (i), -1) : 0)
+#define AM_ONESIZE_STATE_SET(os, i, v, flags)                                                                \
+    (((flags)&AM_ONESIZE_E_STATE) ? (void)am_onesize_impl_state((os), (i), (v)) : (void)0)
+
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_store(void *b, unsigned i, uintptr_t v);
+AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_state(const struct am_onesize *os, uintptr_t i, int v);
+AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_state_index(const struct am_onesize *os,
+                                                                       const void *b, unsigned flags);
+AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_fill(const struct am_onesize *os, void *b, int write);
 AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b);
 AM_ONESIZE_API AM_ONESIZE_INLINE unsigned char *am_onesize_impl_at(const struct am_onesize *os,
                                                                    uintptr_t pos);
@@ -180,7 +189,7 @@ AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_impl_pop(struct am_onesize *os
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_link(struct am_onesize *os, struct am_onesize_list *fl,
                                                            void *b, unsigned flags);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl,
-                                                         void *b, unsigned flags);
+                                                         void *b, uintptr_t idx, unsigned flags);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_push(struct am_onesize *os, struct am_onesize_list *fl,
                                                           const void *ptr, unsigned flags);
 /* The out-of-line halves of the public fast paths. The *_in ones run inside
@@ -210,6 +219,45 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_store(void *b, unsigned i, 
 #else
     memcpy((unsigned char *)b + i * sizeof v, &v, sizeof v);
 #endif
+}
+
+/* The hardened mode's state bit of block i (1: handed out): read (v < 0)
+ * or set to v. Used through the flag-gated hooks (E_STATE). */
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_state(const struct am_onesize *os, uintptr_t i, int v)
+{
+    unsigned char *byte = os->state + i / 8;
+    const unsigned char bit = (unsigned char)(1u << (i % 8));
+    if (v < 0)
+        return (*byte & bit) != 0;
+    *byte = v ? (unsigned char)(*byte | bit) : (unsigned char)(*byte & ~bit);
+    return v;
+}
+
+/* The index of block b when its state bit is kept (E_STATE), else 0: the
+ * index is computed only for pools that need it. */
+AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_state_index(const struct am_onesize *os,
+                                                                      const void *b, unsigned flags)
+{
+    uintptr_t p = (uintptr_t)b;
+    return (flags & AM_ONESIZE_E_STATE) ? am_onesize_impl_index(os, &p) : 0;
+}
+
+/* The hardened mode's fill of a freed block beyond its two list words: a
+ * word derived from the key, repeated. Write it, or (write == 0) say
+ * whether it is intact. Library only (memory debuggers: lib/hardened.c). */
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_fill(const struct am_onesize *os, void *b, int write)
+{
+    const uintptr_t f = ~((os->key << 7) | (os->key >> (sizeof(uintptr_t) * 8u - 7u)));
+    uintptr_t *w = (uintptr_t *)b;
+    const size_t n = os->block_size / sizeof(uintptr_t);
+    uintptr_t diff = 0;
+    for (size_t i = 2; i < n; i++) {
+        if (write)
+            w[i] = f;
+        else
+            diff |= w[i] ^ f;
+    }
+    return diff == 0;
 }
 
 /* A link: the word a free block (or the list head) holds to refer to a
@@ -339,13 +387,14 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     unsigned char *b = am_onesize_impl_at(os, pos);
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || AM_ONESIZE_STATE_IS_SET(os, b, flags))
+    const uintptr_t i = am_onesize_impl_state_index(os, b, flags);
+    if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || AM_ONESIZE_STATE_IS_SET(os, i, flags))
         return 0;
     fl->head = w[0];
     AM_ONESIZE_SET_WORD(os, b, 1, 0, flags);
     am_onesize_impl_took(fl, inuse, 1, flags);
     if (!(flags & AM_ONESIZE_E_RETIRE))
-        AM_ONESIZE_STATE_SET(os, b, 1, flags);
+        AM_ONESIZE_STATE_SET(os, i, 1, flags);
     AM_ONESIZE_TRACK_ALLOC(os, b, flags);
     return b;
 }
@@ -364,7 +413,7 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os,
     fl->head = pos;
     AM_ONESIZE_SET_WORD(os, b, 0, w[0], flags);
     am_onesize_impl_gave(fl, 1);
-    AM_ONESIZE_STATE_SET(os, b, 0, flags);
+    AM_ONESIZE_STATE_SET(os, am_onesize_impl_state_index(os, b, flags), 0, flags);
     AM_ONESIZE_FILL(os, b, flags);
 }
 
@@ -373,14 +422,15 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os,
  * whatever the block holds) and (E_STATE) its bit says handed out; 1 if
  * done, 0 if not (the library's exact path then decides). */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl,
-                                                        void *b, unsigned flags)
+                                                        void *b, uintptr_t idx, unsigned flags)
 {
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
     if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w) || fl->inuse == 0 ||
-        ((flags & AM_ONESIZE_E_STATE) && !AM_ONESIZE_STATE_IS_SET(os, b, flags)))
+        ((flags & AM_ONESIZE_E_STATE) && !AM_ONESIZE_STATE_IS_SET(os, idx, flags)))
         return 0;
-    am_onesize_impl_link(os, fl, b, flags);
+    am_onesize_impl_link(os, fl, b, flags & ~AM_ONESIZE_E_STATE);
+    AM_ONESIZE_STATE_SET(os, idx, 0, flags);
     return 1;
 }
 
@@ -392,11 +442,13 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_push(struct am_onesize *os, 
                                                          const void *ptr, unsigned flags)
 {
     uintptr_t p = (uintptr_t)ptr;
-    return am_onesize_impl_index(os, &p) < fl->ncarved && am_onesize_impl_put(os, fl, (void *)p, flags);
+    const uintptr_t idx = am_onesize_impl_index(os, &p);
+    return idx < fl->ncarved && am_onesize_impl_put(os, fl, (void *)p, idx, flags);
 }
 
 /* The public fast paths: the engine on the fast list of an unlocked pool;
- * for a pool locked through callbacks, the same engine on its slow list
+ * with a state bitmap, on its slow list keeping the bits; for a pool
+ * locked through callbacks, the same engine on its slow list
  * between crit_enter and crit_exit, both called here (the library's part of
  * an unusual case runs in between, inside the critical section, so each
  * call enters it once). Everything else (an empty list, the low-water mark,
@@ -422,6 +474,11 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_allocate(struct am_onesize *os,
             os->crit_exit(os->crit_ctx);
             return got.err == 0 ? got.blk : am_onesize_impl_failed(os, got.err);
         }
+        if (os->path == AM_ONESIZE_PRIV_STATE && fits) {
+            void *b = am_onesize_impl_pop(os, &os->slow, AM_ONESIZE_E_FAST | AM_ONESIZE_E_STATE);
+            if (AM_ONESIZE_LIKELY(b != 0))
+                return b;
+        }
     }
     return am_onesize_impl_allocate(os, size);
 }
@@ -431,12 +488,13 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
     if (AM_ONESIZE_LIKELY(os != 0)) {
         uintptr_t p = (uintptr_t)ptr;
         const uintptr_t idx = am_onesize_impl_index(os, &p);
-        if (AM_ONESIZE_LIKELY(idx < os->fast.ncarved && am_onesize_impl_put(os, &os->fast, (void *)p, 0)))
+        if (AM_ONESIZE_LIKELY(idx < os->fast.ncarved &&
+                              am_onesize_impl_put(os, &os->fast, (void *)p, idx, 0)))
             return 0;
         if (os->path == AM_ONESIZE_PRIV_LOCKED && ptr != 0) {
             os->crit_enter(os->crit_ctx);
             if (AM_ONESIZE_LIKELY(idx < os->slow.ncarved &&
-                                  am_onesize_impl_put(os, &os->slow, (void *)p, 0))) {
+                                  am_onesize_impl_put(os, &os->slow, (void *)p, idx, 0))) {
                 if (os->waiters != 0)
                     os->crit_notify(os->crit_ctx);
                 os->crit_exit(os->crit_ctx);
@@ -447,6 +505,15 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
             if (err != 0)
                 am_onesize_impl_report(os, -err, ptr);
             return err;
+        }
+        if (os->path == AM_ONESIZE_PRIV_STATE) {
+            /* The pool pointer laundered: gcc would otherwise keep the
+             * geometry in registers for this path at the fast path's cost. */
+            struct am_onesize *sos = os;
+            AM_ONESIZE_HIDE_VAR(sos);
+            if (idx < sos->slow.ncarved &&
+                am_onesize_impl_put(sos, &sos->slow, (void *)p, idx, AM_ONESIZE_E_STATE))
+                return 0;
         }
     }
     return am_onesize_impl_free(os, ptr);
