@@ -111,6 +111,7 @@ static void drop_if_stale(const struct am_onesize *os, struct am_onesize_cache *
         c->n = 0;
         c->reported = 0;
         c->key = os->key;
+        c->mark = am_onesize_impl_park_mark(os->key);
     }
 }
 
@@ -160,7 +161,7 @@ size_t am_batch_refill(struct am_onesize_cache *c)
         }
         if ((err = am_take_one(os, &c->blocks[c->n], &r)) != 0)
             break;
-        am_onesize_impl_park(os, os->key, c->blocks[c->n++]);
+        am_onesize_impl_park(os, os->key, c->mark, c->blocks[c->n++]);
     }
     if (c->n == 0 && err == ENOMEM)
         os->counts[CNT_FAILED]++;

@@ -36,7 +36,7 @@ int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, siz
     /* Every field written, none read: *c may be uninitialised memory. */
     c->os = NULL;
     c->n = c->capacity = c->batch = c->carved = c->reported = 0;
-    c->key = 0;
+    c->key = c->mark = 0;
     if (!is_constructed(os) || capacity > AM_ONESIZE_CACHE_MAX)
         return -EINVAL;
     c->os = os;
@@ -66,7 +66,7 @@ void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size)
                 return NULL; /* errno from the pool */
         }
         void *b = c->blocks[--c->n];
-        if (am_onesize_impl_unpark(os, c->key, b))
+        if (am_onesize_impl_unpark(os, c->key, c->mark, b))
             return b;
         /* Its check word is gone: written while cached, or a second entry
          * for a block handed out already (a double free after a write into
@@ -97,7 +97,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, 0);
     const uintptr_t pos = am_onesize_impl_pos(os, b);
-    if (am_onesize_impl_is_parked(c->key, pos, w)) { /* in a cache (maybe this one) or the depot */
+    if (am_onesize_impl_is_parked(c->key, c->mark, pos, w)) { /* in a cache (maybe this one) or the depot */
         am_batch_reject_double(os, b);
         return -EALREADY;
     }
@@ -109,7 +109,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
     }
     if (c->n == c->capacity)
         give_back(c, c->batch);
-    am_onesize_impl_park(os, c->key, b);
+    am_onesize_impl_park(os, c->key, c->mark, b);
     c->blocks[c->n++] = b;
     return 0;
 }

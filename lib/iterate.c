@@ -26,7 +26,8 @@ static bool is_list_block(const struct am_onesize *os, uintptr_t pos, uintptr_t 
     if (idx >= list_of_c(os)->ncarved)
         return false;
     AM_ONESIZE_GET(os, (const void *)p, w, eflags(os));
-    return am_onesize_impl_is_free_pattern(os->key, pos, w) && !am_onesize_impl_is_parked(os->key, pos, w) &&
+    return am_onesize_impl_is_free_pattern(os->key, pos, w) &&
+           !am_onesize_impl_is_parked(os->key, am_onesize_impl_park_mark(os->key), pos, w) &&
            !((os->mode & AM_MODE_STATE) && am_onesize_impl_state(os, idx, -1));
 }
 
@@ -79,7 +80,8 @@ bool am_list_is_intact(const struct am_onesize *os)
         if (am_onesize_impl_index(os, &p) >= list_of_c(os)->ncarved)
             return false;
         AM_ONESIZE_GET(os, os->depot[i], w, 0);
-        if (!am_onesize_impl_is_parked(os->key, am_onesize_impl_pos(os, os->depot[i]), w))
+        if (!am_onesize_impl_is_parked(os->key, am_onesize_impl_park_mark(os->key),
+                                       am_onesize_impl_pos(os, os->depot[i]), w))
             return false;
         for (size_t j = 0; j < i; j++)
             if (os->depot[j] == os->depot[i])

@@ -22,9 +22,10 @@ extern uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b)
 extern unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos);
 extern void am_onesize_impl_pattern(uintptr_t key, uintptr_t pos, uintptr_t link, uintptr_t w[2]);
 extern int am_onesize_impl_is_free_pattern(uintptr_t key, uintptr_t pos, const uintptr_t w[2]);
-extern int am_onesize_impl_is_parked(uintptr_t key, uintptr_t pos, const uintptr_t w[2]);
-extern void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key, void *b);
-extern int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key, void *b);
+extern uintptr_t am_onesize_impl_park_mark(uintptr_t key);
+extern int am_onesize_impl_is_parked(uintptr_t key, uintptr_t mark, uintptr_t pos, const uintptr_t w[2]);
+extern void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key, uintptr_t mark, void *b);
+extern int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key, uintptr_t mark, void *b);
 extern uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
 extern void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_t n, unsigned flags);
 extern void am_onesize_impl_gave(struct am_onesize_list *fl, size_t n);
@@ -103,7 +104,7 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
             if (!filled && !may_retire)
                 return EFAULT;
             os->ndepot--;
-            const bool intact = am_onesize_impl_unpark(os, os->key, b);
+            const bool intact = am_onesize_impl_unpark(os, os->key, am_onesize_impl_park_mark(os->key), b);
             am_onesize_impl_took(fl, fl->inuse, 1, intact && filled ? 0u : AM_ONESIZE_E_RETIRE);
             if (!intact) {
                 os->counts[CNT_CORRUPTIONS]++;
@@ -223,7 +224,7 @@ int am_check_freeable(struct am_onesize *os, const void *ptr)
         /* Free, or caller data that matches the secret pattern: a parked
          * block (in a cache or the depot) says so by its link; a list block
          * is found by walking the list. */
-        if (am_onesize_impl_is_parked(os->key, pos, w)) {
+        if (am_onesize_impl_is_parked(os->key, am_onesize_impl_park_mark(os->key), pos, w)) {
             os->counts[CNT_REJ_DOUBLE]++;
             return -EALREADY;
         }

@@ -13,7 +13,7 @@ void am_test_forge_free_pattern(const struct am_onesize *os, void *blk, uintptr_
 
 void am_test_forge_parked(const struct am_onesize *os, void *blk)
 {
-    am_onesize_impl_park(os, os->key, blk);
+    am_onesize_impl_park(os, os->key, am_onesize_impl_park_mark(os->key), blk);
 }
 
 uintptr_t am_test_key(const struct am_onesize *os)

@@ -24,6 +24,7 @@ struct am_onesize_cache {
     size_t capacity; /* 0: every call goes to the pool */
     size_t batch;    /* blocks moved to or from the pool at a time */
     uintptr_t key;   /* the pool's key when the cached blocks were parked */
+    uintptr_t mark;  /* am_onesize_impl_park_mark(key) */
     size_t carved;   /* blocks [0, carved) had been handed out under key */
     size_t reported; /* n as the pool last counted it (in its "cached") */
     void *blocks[AM_ONESIZE_CACHE_MAX];
@@ -56,7 +57,7 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_cache_allocate(struct am_onesiz
              * a block parked under another key (free_all took it back) or
              * written while cached is never handed out. */
             void *b = c->blocks[n - 1];
-            if (AM_ONESIZE_LIKELY(am_onesize_impl_unpark(os, AM_ONESIZE_KEY_OF(os), b))) {
+            if (AM_ONESIZE_LIKELY(am_onesize_impl_unpark(os, AM_ONESIZE_KEY_OF(os), c->mark, b))) {
                 c->n = n - 1;
                 return b;
             }
@@ -78,7 +79,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cach
             AM_ONESIZE_COPY(w, b);
             if (AM_ONESIZE_LIKELY(key == AM_ONESIZE_KEY_OF(os) &&
                                   !am_onesize_impl_is_free_pattern(key, am_onesize_impl_pos(os, b), w))) {
-                am_onesize_impl_park(os, key, b);
+                am_onesize_impl_park(os, key, c->mark, b);
                 c->blocks[n] = b;
                 c->n = n + 1;
                 return 0;

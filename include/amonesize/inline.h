@@ -174,12 +174,13 @@ AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_pattern(uintptr_t key, uin
                                                               uintptr_t w[2]);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_is_free_pattern(uintptr_t key, uintptr_t pos,
                                                                      const uintptr_t w[2]);
-AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_is_parked(uintptr_t key, uintptr_t pos,
+AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_park_mark(uintptr_t key);
+AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_is_parked(uintptr_t key, uintptr_t mark, uintptr_t pos,
                                                                const uintptr_t w[2]);
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key,
-                                                           void *b);
+                                                           uintptr_t mark, void *b);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key,
-                                                            void *b);
+                                                            uintptr_t mark, void *b);
 AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_index(const struct am_onesize *os, uintptr_t *p);
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_took(struct am_onesize_list *fl, size_t inuse, size_t n,
                                                            unsigned flags);
@@ -292,22 +293,26 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_is_free_pattern(uintptr_t ke
 }
 
 /* A parked block (held by a per-thread cache, or kept in the pool's depot
- * for caches) carries the free pattern with an odd link: never a link to a
- * block (blocks are word-aligned), so such a block is known to be parked
- * and not on the list. The pattern still needs the key, so caller data
- * cannot look parked by accident. */
-#define AM_ONESIZE_PRIV_PARKED ((uintptr_t)1)
-
-AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_is_parked(uintptr_t key, uintptr_t pos,
-                                                              const uintptr_t w[2])
+ * for caches) carries the free pattern with the pool's park mark as its
+ * link: odd, so never a link to a block (blocks are word-aligned), and
+ * derived from the key, so that caller data can look parked only if it
+ * holds both secrets. */
+AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_park_mark(uintptr_t key)
 {
-    return (w[0] & 1u) != 0 && am_onesize_impl_is_free_pattern(key, pos, w);
+    return (((key << 21) | (key >> (sizeof key * 8u - 21u))) ^ (uintptr_t)0x5ca1ab1e0ddba11ull) | 1u;
 }
 
-AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key, void *b)
+AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_is_parked(uintptr_t key, uintptr_t mark, uintptr_t pos,
+                                                              const uintptr_t w[2])
+{
+    return w[0] == mark && am_onesize_impl_is_free_pattern(key, pos, w);
+}
+
+AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_park(const struct am_onesize *os, uintptr_t key,
+                                                          uintptr_t mark, void *b)
 {
     uintptr_t w[2];
-    am_onesize_impl_pattern(key, am_onesize_impl_pos(os, b), AM_ONESIZE_PRIV_PARKED, w);
+    am_onesize_impl_pattern(key, am_onesize_impl_pos(os, b), mark, w);
     /* Two word stores, the link hidden from the optimiser in between: gcc
      * would otherwise pack them through vector registers (three more
      * instructions). */
@@ -320,10 +325,10 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_park(const struct am_onesiz
  * which is then cleared (the block no longer looks free or parked); 0 if
  * not (written while it was parked, parked under another key, or not
  * parked at all: never handed out then). The check word alone decides: it
- * equals PARKED ^ pos ^ key for no other link, and for no caller data that
- * was not written with the secret key. */
+ * equals mark ^ pos ^ key for no other link, and for no caller data that
+ * was not written with the secrets. */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_unpark(const struct am_onesize *os, uintptr_t key,
-                                                           void *b)
+                                                           uintptr_t mark, void *b)
 {
     uintptr_t check;
 #if defined(__GNUC__)
@@ -331,7 +336,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_unpark(const struct am_onesi
 #else
     memcpy(&check, (unsigned char *)b + sizeof check, sizeof check);
 #endif
-    if (check != (AM_ONESIZE_PRIV_PARKED ^ am_onesize_impl_pos(os, b) ^ key))
+    if (check != (mark ^ am_onesize_impl_pos(os, b) ^ key))
         return 0;
     am_onesize_impl_store(b, 1, 0);
     return 1;
