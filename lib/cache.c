@@ -96,7 +96,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
     void *b = (void *)p;
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, 0);
-    const uintptr_t pos = am_onesize_impl_pos(os, b);
+    const uintptr_t pos = am_onesize_impl_pos(os, b, eflags(os));
     if (am_onesize_impl_is_parked(c->key, c->mark, pos, w)) { /* in a cache (maybe this one) or the depot */
         am_batch_reject_double(os, b);
         return -EALREADY;

@@ -26,10 +26,11 @@ enum {
     AM_MODE_WAIT = 16u,    /* crit_wait and crit_notify set */
     AM_MODE_STATE = 32u,   /* hardened: a state bit per block (cfg.state) */
     AM_MODE_FILL = 64u,    /* hardened: freed blocks are filled (AM_ONESIZE_CHECK_FREED) */
+    AM_MODE_SHARED = 128u, /* a pool shared between processes (lib/shared.c) */
 };
 #define AM_MODE_TRACKED (AM_MODE_VALGRIND | AM_MODE_ASAN)
 /* Pools whose every call goes through the library. */
-#define AM_MODE_LIBRARY (AM_MODE_TRACKED | AM_MODE_STATE | AM_MODE_FILL)
+#define AM_MODE_LIBRARY (AM_MODE_TRACKED | AM_MODE_STATE | AM_MODE_FILL | AM_MODE_SHARED)
 
 /* ---- event counters: struct am_onesize.counts[] ------------------------- */
 
@@ -86,7 +87,8 @@ static inline unsigned eflags(const struct am_onesize *os)
 {
     return ((os->mode & AM_MODE_TRACKED) ? AM_ONESIZE_E_TRACK : 0u) |
            ((os->mode & AM_MODE_STATE) ? AM_ONESIZE_E_STATE : 0u) |
-           ((os->mode & AM_MODE_FILL) ? AM_ONESIZE_E_FILL : 0u);
+           ((os->mode & AM_MODE_FILL) ? AM_ONESIZE_E_FILL : 0u) |
+           ((os->mode & AM_MODE_SHARED) ? AM_ONESIZE_E_OFFSET : 0u);
 }
 
 static inline size_t nfree_of(const struct am_onesize *os)

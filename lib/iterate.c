@@ -21,7 +21,7 @@ static size_t listlen_of(const struct am_onesize *os)
 /* Is pos a carved block that carries the free pattern? Its words in w. */
 static bool is_list_block(const struct am_onesize *os, uintptr_t pos, uintptr_t w[2])
 {
-    uintptr_t p = (uintptr_t)am_onesize_impl_at(os, pos);
+    uintptr_t p = (uintptr_t)am_onesize_impl_at(os, pos, eflags(os));
     const uintptr_t idx = am_onesize_impl_index(os, &p);
     if (idx >= list_of_c(os)->ncarved)
         return false;
@@ -44,7 +44,7 @@ static bool bits_agree(const struct am_onesize *os)
 
 int am_find_in_list(const struct am_onesize *os, const void *blk)
 {
-    const uintptr_t target = am_onesize_impl_pos(os, blk);
+    const uintptr_t target = am_onesize_impl_pos(os, blk, eflags(os));
     uintptr_t cur = list_of_c(os)->head;
     size_t limit = listlen_of(os);
     if (limit > os->nblocks) /* counts damaged (e.g. by a broken lock): still end */
@@ -81,7 +81,7 @@ bool am_list_is_intact(const struct am_onesize *os)
             return false;
         AM_ONESIZE_GET(os, os->depot[i], w, 0);
         if (!am_onesize_impl_is_parked(os->key, am_onesize_impl_park_mark(os->key),
-                                       am_onesize_impl_pos(os, os->depot[i]), w))
+                                       am_onesize_impl_pos(os, os->depot[i], eflags(os)), w))
             return false;
         for (size_t j = 0; j < i; j++)
             if (os->depot[j] == os->depot[i])
@@ -93,7 +93,7 @@ bool am_list_is_intact(const struct am_onesize *os)
 /* Index of a block known to be one. */
 static size_t index_of(const struct am_onesize *os, uintptr_t pos)
 {
-    uintptr_t p = (uintptr_t)am_onesize_impl_at(os, pos);
+    uintptr_t p = (uintptr_t)am_onesize_impl_at(os, pos, eflags(os));
     return (size_t)am_onesize_impl_index(os, &p);
 }
 
@@ -102,7 +102,7 @@ enum { RADIX_BITS = 6, RADIX = 1 << RADIX_BITS };
 static void set_next(struct am_onesize *os, uintptr_t pos, uintptr_t next)
 {
     uintptr_t w[2];
-    unsigned char *b = am_onesize_impl_at(os, pos);
+    unsigned char *b = am_onesize_impl_at(os, pos, eflags(os));
     AM_ONESIZE_GET(os, b, w, eflags(os));
     w[0] = next;
     AM_ONESIZE_SET(os, b, w, eflags(os));
@@ -111,7 +111,7 @@ static void set_next(struct am_onesize *os, uintptr_t pos, uintptr_t next)
 static uintptr_t next_of(const struct am_onesize *os, uintptr_t pos)
 {
     uintptr_t w[2];
-    AM_ONESIZE_GET(os, am_onesize_impl_at(os, pos), w, eflags(os));
+    AM_ONESIZE_GET(os, am_onesize_impl_at(os, pos, eflags(os)), w, eflags(os));
     return w[0];
 }
 
@@ -125,7 +125,7 @@ static uintptr_t sort_free_list(struct am_onesize *os)
     uintptr_t head = list_of(os)->head;
     for (uintptr_t cur = head; cur != 0;) {
         uintptr_t w[2];
-        unsigned char *b = am_onesize_impl_at(os, cur);
+        unsigned char *b = am_onesize_impl_at(os, cur, eflags(os));
         AM_ONESIZE_GET(os, b, w, eflags(os));
         w[1] = w[0]; /* remember the LIFO successor */
         AM_ONESIZE_SET(os, b, w, eflags(os));
@@ -167,7 +167,7 @@ static void unsort_free_list(struct am_onesize *os, uintptr_t sorted)
 {
     while (sorted != 0) {
         uintptr_t w[2];
-        unsigned char *b = am_onesize_impl_at(os, sorted);
+        unsigned char *b = am_onesize_impl_at(os, sorted, eflags(os));
         AM_ONESIZE_GET(os, b, w, eflags(os));
         const uintptr_t next_sorted = w[0];
         am_onesize_impl_pattern(os->key, sorted, w[1], w);
@@ -211,7 +211,7 @@ static size_t walk_allocated(struct am_onesize *os, size_t num, am_onesize_itera
     const size_t ncarved = list_of(os)->ncarved;
     for (size_t i = 0; i < ncarved && (num == 0 || visited < num); i++) {
         unsigned char *b = block_at(os, i);
-        if (cur != 0 && b == am_onesize_impl_at(os, cur)) {
+        if (cur != 0 && b == am_onesize_impl_at(os, cur, eflags(os))) {
             cur = next_of(os, cur);
             continue;
         }

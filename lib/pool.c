@@ -18,8 +18,8 @@ extern void am_onesize_impl_store(void *b, unsigned i, uintptr_t v);
 extern int am_onesize_impl_state(const struct am_onesize *os, uintptr_t i, int v);
 extern uintptr_t am_onesize_impl_state_index(const struct am_onesize *os, const void *b, unsigned flags);
 extern int am_onesize_impl_fill(const struct am_onesize *os, void *b, int write);
-extern uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b);
-extern unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos);
+extern uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b, unsigned flags);
+extern unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos, unsigned flags);
 extern void am_onesize_impl_pattern(uintptr_t key, uintptr_t pos, uintptr_t link, uintptr_t w[2]);
 extern int am_onesize_impl_is_free_pattern(uintptr_t key, uintptr_t pos, const uintptr_t w[2]);
 extern uintptr_t am_onesize_impl_park_mark(uintptr_t key);
@@ -80,7 +80,8 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
             return ENOMEM;
         const bool may_retire = r->n < AM_RETIRED_MAX;
         if (fl->head != 0) {
-            if ((flags & AM_ONESIZE_E_FILL) && !am_fill_ok(os, am_onesize_impl_at(os, fl->head))) {
+            if ((flags & AM_ONESIZE_E_FILL) &&
+                !am_fill_ok(os, am_onesize_impl_at(os, fl->head, eflags(os)))) {
                 void *bad = may_retire ? am_onesize_impl_pop(os, fl, flags | AM_ONESIZE_E_RETIRE) : NULL;
                 if (bad == NULL) { /* a damaged link, or no room to report: later */
                     os->counts[CNT_CORRUPTIONS] += may_retire;
@@ -219,7 +220,7 @@ int am_check_freeable(struct am_onesize *os, const void *ptr)
         return 0; /* the bit says handed out: exact, no look at the block */
     uintptr_t w[2];
     AM_ONESIZE_GET(os, ptr, w, eflags(os));
-    const uintptr_t pos = am_onesize_impl_pos(os, ptr);
+    const uintptr_t pos = am_onesize_impl_pos(os, ptr, eflags(os));
     if (am_onesize_impl_is_free_pattern(os->key, pos, w)) {
         /* Free, or caller data that matches the secret pattern: a parked
          * block (in a cache or the depot) says so by its link; a list block
@@ -365,7 +366,7 @@ void *am_onesize_impl_allocate(struct am_onesize *os, size_t size)
         if (hard == AM_MODE_STATE)
             blk = am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_STATE);
         else if ((hard == AM_MODE_FILL || hard == (AM_MODE_FILL | AM_MODE_STATE)) && fl->head != 0 &&
-                 am_onesize_impl_fill(os, am_onesize_impl_at(os, fl->head), 0))
+                 am_onesize_impl_fill(os, am_onesize_impl_at(os, fl->head, eflags(os)), 0))
             blk =
                 hard == AM_MODE_FILL
                     ? am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_FILL)

@@ -7,7 +7,7 @@
 void am_test_forge_free_pattern(const struct am_onesize *os, void *blk, uintptr_t link)
 {
     uintptr_t w[2];
-    am_onesize_impl_pattern(os->key, am_onesize_impl_pos(os, blk), link, w);
+    am_onesize_impl_pattern(os->key, am_onesize_impl_pos(os, blk, eflags(os)), link, w);
     AM_ONESIZE_COPY(blk, w);
 }
 

@@ -78,7 +78,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cach
             uintptr_t w[2];
             AM_ONESIZE_COPY(w, b);
             if (AM_ONESIZE_LIKELY(key == AM_ONESIZE_KEY_OF(os) &&
-                                  !am_onesize_impl_is_free_pattern(key, am_onesize_impl_pos(os, b), w))) {
+                                  !am_onesize_impl_is_free_pattern(key, am_onesize_impl_pos(os, b, 0), w))) {
                 am_onesize_impl_park(os, key, c->mark, b);
                 c->blocks[n] = b;
                 c->n = n + 1;

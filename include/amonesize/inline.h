@@ -122,6 +122,7 @@ struct am_onesize {
 #define AM_ONESIZE_E_STATE  8u  /* keep the hardened state bit of each block */
 #define AM_ONESIZE_E_FILL   16u /* library only: fill a freed block beyond its two words */
 #define AM_ONESIZE_E_RETIRE 32u /* library only: pop takes the block out of service, no hand-out */
+#define AM_ONESIZE_E_OFFSET 64u /* library only: links are offsets (pools shared between processes) */
 
 /* Reading and writing a block's two words. In the library, tracked pools
  * go through lib/track.h (whose hooks are defined before this header is
@@ -167,9 +168,10 @@ AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_state(const struct am_onesi
 AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_state_index(const struct am_onesize *os,
                                                                        const void *b, unsigned flags);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_fill(const struct am_onesize *os, void *b, int write);
-AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b);
-AM_ONESIZE_API AM_ONESIZE_INLINE unsigned char *am_onesize_impl_at(const struct am_onesize *os,
-                                                                   uintptr_t pos);
+AM_ONESIZE_API AM_ONESIZE_INLINE uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b,
+                                                               unsigned flags);
+AM_ONESIZE_API AM_ONESIZE_INLINE unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos,
+                                                                   unsigned flags);
 AM_ONESIZE_API AM_ONESIZE_INLINE void am_onesize_impl_pattern(uintptr_t key, uintptr_t pos, uintptr_t link,
                                                               uintptr_t w[2]);
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_impl_is_free_pattern(uintptr_t key, uintptr_t pos,
@@ -262,23 +264,21 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_fill(const struct am_onesize
 }
 
 /* A link: the word a free block (or the list head) holds to refer to a
- * block. 0 refers to no block. */
-AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b)
+ * block; 0 refers to no block. The block's address, or (E_OFFSET, pools
+ * shared between processes that map them at different addresses) its offset
+ * from the region's start, which no block has. */
+AM_ONESIZE_ALWAYS_INLINE inline uintptr_t am_onesize_impl_pos(const struct am_onesize *os, const void *b,
+                                                              unsigned flags)
 {
-    (void)os;
-    return (uintptr_t)b;
+    return (uintptr_t)b - ((flags & AM_ONESIZE_E_OFFSET) ? os->origin : 0);
 }
 
-AM_ONESIZE_ALWAYS_INLINE inline unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos)
+AM_ONESIZE_ALWAYS_INLINE inline unsigned char *am_onesize_impl_at(const struct am_onesize *os, uintptr_t pos,
+                                                                  unsigned flags)
 {
-    (void)os;
-    return (unsigned char *)pos;
+    return (unsigned char *)(pos + ((flags & AM_ONESIZE_E_OFFSET) ? os->origin : 0));
 }
 
-/* The free pattern: a free block's words satisfy link ^ check ^ pos == key.
- * A handed-out block has its check word cleared, and the key has its top
- * bit set (no block position does), so caller data matches it only if the
- * caller writes the pool's secret into the block. */
 AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_pattern(uintptr_t key, uintptr_t pos, uintptr_t link,
                                                              uintptr_t w[2])
 {
@@ -312,7 +312,7 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_park(const struct am_onesiz
                                                           uintptr_t mark, void *b)
 {
     uintptr_t w[2];
-    am_onesize_impl_pattern(key, am_onesize_impl_pos(os, b), mark, w);
+    am_onesize_impl_pattern(key, am_onesize_impl_pos(os, b, 0), mark, w);
     /* Two word stores, the link hidden from the optimiser in between: gcc
      * would otherwise pack them through vector registers (three more
      * instructions). */
@@ -336,7 +336,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_unpark(const struct am_onesi
 #else
     memcpy(&check, (unsigned char *)b + sizeof check, sizeof check);
 #endif
-    if (check != (mark ^ am_onesize_impl_pos(os, b) ^ key))
+    if (check != (mark ^ am_onesize_impl_pos(os, b, 0) ^ key))
         return 0;
     am_onesize_impl_store(b, 1, 0);
     return 1;
@@ -389,7 +389,7 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     const size_t inuse = fl->inuse;
     if (pos == 0 || ((flags & AM_ONESIZE_E_FAST) && inuse >= fl->inuse_max))
         return 0;
-    unsigned char *b = am_onesize_impl_at(os, pos);
+    unsigned char *b = am_onesize_impl_at(os, pos, flags);
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
     const uintptr_t i = am_onesize_impl_state_index(os, b, flags);
@@ -408,15 +408,22 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
 AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os, struct am_onesize_list *fl,
                                                           void *b, unsigned flags)
 {
-    const uintptr_t pos = am_onesize_impl_pos(os, b);
+    const uintptr_t pos = am_onesize_impl_pos(os, b, flags);
     uintptr_t w[2];
     am_onesize_impl_pattern(os->key, pos, fl->head, w);
     AM_ONESIZE_TRACK_FREE(os, b, flags);
-    /* The head store between the two word stores keeps gcc from packing
-     * them through vector registers (three more instructions). */
-    AM_ONESIZE_SET_WORD(os, b, 1, w[1], flags);
-    fl->head = pos;
-    AM_ONESIZE_SET_WORD(os, b, 0, w[0], flags);
+    if (flags & AM_ONESIZE_E_OFFSET) {
+        /* A pool shared between processes: the block is whole before the
+         * head store commits it, for a process killed at any instant. */
+        AM_ONESIZE_SET(os, b, w, flags);
+        fl->head = pos;
+    } else {
+        /* The head store between the two word stores keeps gcc from
+         * packing them through vector registers (three more instructions). */
+        AM_ONESIZE_SET_WORD(os, b, 1, w[1], flags);
+        fl->head = pos;
+        AM_ONESIZE_SET_WORD(os, b, 0, w[0], flags);
+    }
     am_onesize_impl_gave(fl, 1);
     AM_ONESIZE_STATE_SET(os, am_onesize_impl_state_index(os, b, flags), 0, flags);
     AM_ONESIZE_FILL(os, b, flags);
@@ -431,7 +438,7 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_put(struct am_onesize *os, s
 {
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b), w) || fl->inuse == 0 ||
+    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b, flags), w) || fl->inuse == 0 ||
         ((flags & AM_ONESIZE_E_STATE) && !AM_ONESIZE_STATE_IS_SET(os, idx, flags)))
         return 0;
     am_onesize_impl_link(os, fl, b, flags & ~AM_ONESIZE_E_STATE);
