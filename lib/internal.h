@@ -133,6 +133,13 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r);
 /* pool.c: a fresh key, different from the current one. */
 uintptr_t am_new_key(const void *os, const void *pool);
 
+/* pool.c: the statistics and the invariant check, with the lock held. */
+void am_stats_locked(const struct am_onesize *os, struct am_onesize_stats *out);
+int am_check_locked(const struct am_onesize *os);
+/* pool.c: the allocation, with the lock held: 0 or the errno value,
+ * counted; retired blocks are left in r to be reported. */
+int am_allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **out, struct am_retired *r);
+
 /* hardened.c: is the fill of a free block intact? */
 bool am_fill_ok(const struct am_onesize *os, void *blk);
 /* hardened.c: the state bit of block i. */

@@ -133,9 +133,7 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
     }
 }
 
-/* The allocation, with the lock held: 0 or the errno value, counted. */
-static int allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **out,
-                           struct am_retired *r)
+int am_allocate_locked(struct am_onesize *os, size_t size, size_t margin, void **out, struct am_retired *r)
 {
     if (size > os->block_size) {
         os->counts[CNT_OVERSIZE]++;
@@ -152,7 +150,7 @@ struct am_onesize_impl_got am_onesize_impl_allocate_in(struct am_onesize *os, si
 {
     struct am_onesize_impl_got got = {NULL, 0};
     struct am_retired r = {.n = 0};
-    got.err = allocate_locked(os, size, 0, &got.blk, &r);
+    got.err = am_allocate_locked(os, size, 0, &got.blk, &r);
     AM_ONESIZE_ASSERT(r.n == 0); /* the inline locked path is never hardened */
     return got;
 }
@@ -180,7 +178,7 @@ static void *allocate(struct am_onesize *os, size_t size, size_t margin)
     void *blk = NULL;
     struct am_retired r = {.n = 0};
     lock(os);
-    const int err = allocate_locked(os, size, margin, &blk, &r);
+    const int err = am_allocate_locked(os, size, margin, &blk, &r);
     unlock(os);
     am_report_retired(os, &r);
     return err == 0 ? blk : am_onesize_impl_failed(os, err);
@@ -373,7 +371,7 @@ void *am_onesize_impl_allocate(struct am_onesize *os, size_t size)
                     : am_onesize_impl_pop(os, fl, AM_ONESIZE_E_FAST | AM_ONESIZE_E_FILL | AM_ONESIZE_E_STATE);
     }
     if (blk == NULL)
-        err = allocate_locked(os, size, 0, &blk, &r);
+        err = am_allocate_locked(os, size, 0, &blk, &r);
     unlock(os);
     if (r.n != 0)
         am_report_retired(os, &r);
@@ -472,14 +470,8 @@ size_t am_onesize_get_nblocks(const struct am_onesize *os)
     return os != NULL ? os->nblocks : 0;
 }
 
-int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out)
+void am_stats_locked(const struct am_onesize *os, struct am_onesize_stats *out)
 {
-    if (os == NULL || out == NULL)
-        return -EINVAL;
-    *out = (struct am_onesize_stats){0};
-    if (!is_constructed(os))
-        return -EINVAL;
-    lock(os);
     const struct am_onesize_list *fl = list_of_c(os);
     out->allocations = fl->nallocs;
     out->freed_by_free_all = os->counts[CNT_FREED_BY_FREE_ALL];
@@ -500,29 +492,43 @@ int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *o
     out->waits = os->counts[CNT_WAITS];
     out->timeouts = os->counts[CNT_TIMEOUTS];
     out->freed_writes = os->counts[CNT_FREED_WRITES];
-    unlock(os);
     /* Every block handed out is held, or came back one way or the other. */
     out->frees = out->allocations - out->freed_by_free_all - (out->nblocks - out->nfree);
+}
+
+int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out)
+{
+    if (os == NULL || out == NULL)
+        return -EINVAL;
+    *out = (struct am_onesize_stats){0};
+    if (!is_constructed(os))
+        return -EINVAL;
+    lock(os);
+    am_stats_locked(os, out);
+    unlock(os);
     return 0;
+}
+
+int am_check_locked(const struct am_onesize *os)
+{
+    const struct am_onesize_list *fl = list_of_c(os);
+    const size_t nfree = nfree_of(os);
+    if (fl->inuse > fl->inuse_max || fl->inuse_max > os->nblocks || fl->ncarved > os->ncarved_max ||
+        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree ||
+        os->retired > os->nblocks - nfree || os->ndepot > AM_ONESIZE_PRIV_DEPOT)
+        return -EFAULT;
+    if (os->mode != 0 &&
+        (os->fast.head != 0 || os->fast.ncarved != 0 || os->fast.inuse != 0 || os->fast.inuse_max != 0))
+        return -EFAULT;
+    return am_list_is_intact(os) ? 0 : -EFAULT;
 }
 
 int am_onesize_check(const struct am_onesize *os)
 {
     if (!is_constructed(os))
         return -EINVAL;
-    int err = 0;
     lock(os);
-    const struct am_onesize_list *fl = list_of_c(os);
-    const size_t nfree = nfree_of(os);
-    if (fl->inuse > fl->inuse_max || fl->inuse_max > os->nblocks || fl->ncarved > os->ncarved_max ||
-        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree ||
-        os->retired > os->nblocks - nfree || os->ndepot > AM_ONESIZE_PRIV_DEPOT)
-        err = -EFAULT;
-    else if (os->mode != 0 &&
-             (os->fast.head != 0 || os->fast.ncarved != 0 || os->fast.inuse != 0 || os->fast.inuse_max != 0))
-        err = -EFAULT;
-    else if (!am_list_is_intact(os))
-        err = -EFAULT;
+    const int err = am_check_locked(os);
     unlock(os);
     return err;
 }
