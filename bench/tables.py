@@ -10,11 +10,14 @@ all the files given for one side, so several interleaved runs pool into one figu
   tables.py compare --old CSV... --new CSV... [--old-cg CSV --new-cg CSV]
   tables.py crosscheck TXT                 the --crosscheck table
   tables.py annotate FILE ITERS [--top N]  callgrind_annotate, per pair
+  tables.py flags BUILDDIR                 compiler and flags of the benchmark and the library
   tables.py targets --run CSV... --cg CSV --old CSV... --new CSV...
 """
 import argparse
 import csv
+import json
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -150,29 +153,58 @@ def cmd_crosscheck(a):
 
 
 def cmd_annotate(a):
-    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", a.file],
+    out = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", "--auto=no", a.file],
                          capture_output=True, text=True, check=True).stdout
-    body = []
-    total = None
+    body, total = [], None
     for line in out.splitlines():
         m = re.match(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(.*?)\s*$", line)
         if not m:
             continue
-        n = int(m.group(1).replace(",", ""))
-        what = m.group(2)
+        n, what = int(m.group(1).replace(",", "")), m.group(2)
         if "PROGRAM TOTALS" in what:
             total = n
             continue
-        if what.startswith("???:") or ":" in what or "[" in what:
-            fn = re.sub(r"^.*?:", "", what, count=1) if not what.startswith("???:") else what[4:]
-            obj = re.search(r"\[(.*)\]", fn)
-            fn = re.sub(r"\s*\[.*\]$", "", fn)
-            body.append((n, fn, obj.group(1).rsplit("/", 1)[-1] if obj else ""))
-    body.sort(reverse=True)
-    rows = [[fn, lib, f"{n / a.iters:.1f}"] for n, fn, lib in body[: a.top] if n / a.iters >= 0.05]
+        # "source:function [object]": inline code is counted in the function it
+        # was inlined into, under the source file it came from.
+        m2 = re.match(r"^(.*?):(\S+)(?:\s+\[(.*)\])?$", what)
+        if not m2:
+            continue
+        src, fn, obj = m2.group(1), m2.group(2), m2.group(3) or ""
+        if src == "???" and fn.startswith("0x"):
+            fn = f"(no symbol, {fn})"  # a PLT stub or a function the library does not name
+        body.append((n, fn, src.rsplit("/", 1)[-1], obj.rsplit("/", 1)[-1]))
+    body.sort(key=lambda r: -r[0])
+    rows = [[fn, src, obj or "(the benchmark)", f"{n / a.iters:.1f}"] for n, fn, src, obj in body[: a.top]
+            if n / a.iters >= 0.05]
     if total is not None:
-        rows.append(["(all, the loop included)", "", f"{total / a.iters:.1f}"])
-    print(table(["function", "file", "instructions per pair"], rows, left=2))
+        rows.append(["all, the benchmark's loop included", "", "", f"{total / a.iters:.1f}"])
+    print(table(["function", "source", "object", "instructions per pair"], rows, left=3))
+
+
+def cmd_flags(a):
+    """The compiler and flags of the benchmark and of the library, from compile_commands.json."""
+    with open(f"{a.builddir}/compile_commands.json") as f:
+        cmds = json.load(f)
+    seen = set()
+    for c in cmds:
+        name = c["file"].rsplit("/", 1)[-1]
+        what = "benchmark" if name == "bench.c" else "library" if "/lib/" in c["file"] and name == "pool.c" else None
+        if what is None or what in seen:
+            continue
+        seen.add(what)
+        words = shlex.split(c["command"])
+        keep, skip = [], False
+        for w in words:
+            if skip:
+                skip = False
+                continue
+            if w in ("-o", "-MF", "-MQ", "-c"):
+                skip = True
+                continue
+            if w.startswith(("-I", "-MD", "-fdiagnostics-color")) or w.endswith(".c"):
+                continue
+            keep.append(w)
+        print(f"- {what}: `{' '.join(keep)}`")
 
 
 def verdict(value, target, higher_is_better=True):
@@ -257,6 +289,8 @@ def main():
     s.add_argument("file")
     s.add_argument("iters", type=int)
     s.add_argument("--top", type=int, default=12)
+    s = sub.add_parser("flags")
+    s.add_argument("builddir")
     s = sub.add_parser("targets")
     s.add_argument("--run", nargs="+", required=True)
     s.add_argument("--cg", required=True)
@@ -264,7 +298,7 @@ def main():
     s.add_argument("--new", nargs="+", required=True)
     a = p.parse_args()
     {"run": cmd_run, "callgrind": cmd_callgrind, "compare": cmd_compare, "crosscheck": cmd_crosscheck,
-     "annotate": cmd_annotate, "targets": cmd_targets}[a.cmd](a)
+     "annotate": cmd_annotate, "flags": cmd_flags, "targets": cmd_targets}[a.cmd](a)
     return 0
 
 
