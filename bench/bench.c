@@ -1515,8 +1515,10 @@ static int run_crosscheck(void)
             flagged++;
             continue;
         }
-        const double dev = (bi - si) / si, tdev = (bn - sn) / sn;
-        const bool off = dev > 0.2 || dev<-0.2, toff = tdev> 0.2 || tdev < -0.2;
+        const double dev = (bi - si) / si;
+        const double tdev = (bn - sn) / sn;
+        const bool off = dev > 0.2 || dev < -0.2;
+        const bool toff = tdev > 0.2 || tdev < -0.2;
         flagged += off;
         printf("  %-10s %10.1f %10.1f %6.2fx   %10.2f %10.2f %6.2fx%s%s\n", name, bi, si, bi / si, bn, sn,
                bn / sn, off ? "   <- instructions more than 20% apart" : "",
