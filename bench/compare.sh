@@ -73,9 +73,10 @@ else
 fi
 wt="$work/old-src"
 cleanup() {
-    if [ -d "$wt" ]; then
-        git -C "$src" worktree remove --force "$wt" 2>/dev/null || rm -rf "$wt"
-        git -C "$src" worktree prune 2>/dev/null || true
+    # Only this worktree: a prune would also drop the records of other
+    # people's worktrees that happen to be missing at this moment.
+    if [ -d "$wt" ] && ! git -C "$src" worktree remove --force "$wt" 2>/dev/null; then
+        echo "compare.sh: could not remove the worktree $wt; 'git worktree remove --force $wt' will" >&2
     fi
     [ "$keep_work" = yes ] || rm -rf "$work"
 }
