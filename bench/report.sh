@@ -16,12 +16,15 @@ set -eu
 usage() {
     cat <<EOF
 usage: bench/report.sh [--quick] [--reps N] [--rounds N] [--rev REV] [--out DIR]
-  --quick     a short run to check the script (--quick benchmarks, 2 rounds)
-  --reps N    repetitions of the full run (default 7)
-  --rounds N  rounds of bench/compare.sh (default 5)
-  --rev REV   the revision compared with (default 3f3380a, the 0.1 release)
-  --out DIR   keep the builds and raw files in DIR (default: a temporary
-              directory, removed at the end)
+       bench/report.sh --render DIR
+  --quick       a short run to check the script (--quick benchmarks, 2 rounds)
+  --reps N      repetitions of the full run (default 7)
+  --rounds N    rounds of bench/compare.sh (default 5)
+  --rev REV     the revision compared with (default 3f3380a, the 0.1 release)
+  --out DIR     keep the builds and raw files in DIR (default: a temporary
+                directory, removed at the end)
+  --render DIR  measure nothing: print the document again from the files an
+                earlier --out DIR kept (after changing the text or tables.py)
 EOF
 }
 
@@ -30,14 +33,16 @@ reps=7
 rounds=5
 rev=3f3380a
 out=
+render=
 while [ $# -gt 0 ]; do
-    [ $# -ge 2 ] || case $1 in --reps | --rounds | --rev | --out) usage >&2; exit 2 ;; esac
+    [ $# -ge 2 ] || case $1 in --reps | --rounds | --rev | --out | --render) usage >&2; exit 2 ;; esac
     case $1 in
     --quick) quick=--quick; rounds=2; shift ;;
     --reps) reps=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --rev) rev=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --render) render=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -45,7 +50,9 @@ done
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(git -C "$here" rev-parse --show-toplevel)
-if [ -n "$out" ]; then
+if [ -n "$render" ]; then
+    work=$(cd "$render" && pwd)
+elif [ -n "$out" ]; then
     mkdir -p "$out"
     work=$(cd "$out" && pwd)
 else
@@ -57,63 +64,78 @@ tables() { python3 "$here/tables.py" "$@"; }
 say() { echo "report: $*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
 
-load_before=$(load)
-say "bench/compare.sh --rounds $rounds $quick (builds $rev and the current tree)"
-# shellcheck disable=SC2086
-"$here/compare.sh" --rev "$rev" --rounds "$rounds" $quick --out "$work/cmp" >"$work/compare.md"
 B="$work/cmp/new/bench/amonesize-bench"
-desc=$(git -C "$src" describe --always --dirty 2>/dev/null || echo "?")
-
-say "full run, --reps $reps"
-# shellcheck disable=SC2086
-"$B" $quick --reps "$reps" --csv "$work/full.csv" >"$work/full.txt"
-say "instruction counts"
-"$B" --callgrind --csv "$work/cg.csv" >"$work/cg.txt"
-"$B" --callgrind --keep 0 --csv "$work/cg0.csv" >"$work/cg0.txt"
-say "cross-check"
-xstatus=0
-"$B" --crosscheck >"$work/crosscheck.txt" 2>"$work/crosscheck.err" || xstatus=$?
-
-# The standalone loop with each way of touching the block before freeing it,
-# in turns: repetition r of every allocator and every write before r + 1.
-say "standalone loop by --touch"
-echo "pattern,allocator,size,repetition,ns_per_pair" >"$work/touch.csv"
-treps=$([ -n "$quick" ] && echo 2 || echo 5)
-r=1
-while [ "$r" -le "$treps" ]; do
-    for t in none word byte; do
-        for a in onesize mimalloc glibc jemalloc tcmalloc; do
-            v=$("$B" --standalone "$a" --touch "$t" --reps 1 | sed -n 's/.*: \([0-9.]*\) ns per.*/\1/p')
-            [ -z "$v" ] || echo "touch-$t,$a,64,$r,$v" >>"$work/touch.csv"
-        done
-    done
-    r=$((r + 1))
-done
-
-# callgrind's own per-function counts, for the rows the targets name: the
-# benchmark's --callgrind-case child, collection on the measured loop only.
-say "per-function counts"
 cgiters=100000
-annotate() { # $1 row, $2 keep
-    f="$work/cg-$1-keep$2.out"
-    AMONESIZE_BENCH_TLS=1 GLIBC_TUNABLES=glibc.rtld.optional_static_tls=16384 \
-        valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no --log-file=/dev/null \
-        --callgrind-out-file="$f" "$B" --callgrind-case "$1" --iterations "$cgiters" --reps 1 --keep "$2" \
-        >/dev/null
-    tables annotate "$f" "$cgiters"
+measure() {
+    load_before=$(load)
+    say "bench/compare.sh --rounds $rounds $quick (builds $rev and the current tree)"
+    # shellcheck disable=SC2086
+    "$here/compare.sh" --rev "$rev" --rounds "$rounds" $quick --out "$work/cmp" >"$work/compare.md"
+
+    say "full run, --reps $reps"
+    # shellcheck disable=SC2086
+    "$B" $quick --reps "$reps" --csv "$work/full.csv" >"$work/full.txt"
+    say "instruction counts"
+    "$B" --callgrind --csv "$work/cg.csv" >"$work/cg.txt"
+    "$B" --callgrind --keep 0 --csv "$work/cg0.csv" >"$work/cg0.txt"
+    say "cross-check"
+    xstatus=0
+    "$B" --crosscheck >"$work/crosscheck.txt" 2>"$work/crosscheck.err" || xstatus=$?
+
+    # The standalone loop with each way of touching the block before freeing it,
+    # in turns: repetition r of every allocator and every write before r + 1.
+    say "standalone loop by --touch"
+    echo "pattern,allocator,size,repetition,ns_per_pair" >"$work/touch.csv"
+    r=1
+    while [ "$r" -le "$treps" ]; do
+        for t in none word byte; do
+            for a in onesize mimalloc glibc jemalloc tcmalloc; do
+                v=$("$B" --standalone "$a" --touch "$t" --reps 1 | sed -n 's/.*: \([0-9.]*\) ns per.*/\1/p')
+                [ -z "$v" ] || echo "touch-$t,$a,64,$r,$v" >>"$work/touch.csv"
+            done
+        done
+        r=$((r + 1))
+    done
+
+    # callgrind's own per-function counts, for the rows the targets name: the
+    # benchmark's --callgrind-case child, collection on the measured loop only.
+    say "per-function counts"
+    profile() { # $1 row, $2 kept blocks
+        AMONESIZE_BENCH_TLS=1 GLIBC_TUNABLES=glibc.rtld.optional_static_tls=16384 \
+            valgrind --tool=callgrind --collect-atstart=no --instr-atstart=no --log-file=/dev/null \
+            --callgrind-out-file="$work/cg-$1-keep$2.out" "$B" --callgrind-case "$1" --iterations "$cgiters" \
+            --reps 1 --keep "$2" >/dev/null
+    }
+    for row in onesize onesize_mutex bare_list_mutex mimalloc; do
+        profile "$row" 4
+    done
+    profile mimalloc 0
+    load_after=$(load)
+    # What the document needs to say about the run, for --render.
+    cat >"$work/meta" <<META
+load_before='$load_before'
+load_after='$load_after'
+desc='$(git -C "$src" describe --always --dirty 2>/dev/null || echo "?")'
+rev='$rev'
+reps='$reps'
+quick='$quick'
+treps='$treps'
+xstatus='$xstatus'
+META
 }
-for row in onesize onesize_mutex bare_list_mutex mimalloc; do
-    annotate "$row" 4 >"$work/ann-$row.md"
-done
-annotate mimalloc 0 >"$work/ann-mimalloc-keep0.md"
-load_after=$(load)
+treps=$([ -n "$quick" ] && echo 2 || echo 5)
+desc='?'
+[ -n "$render" ] || measure
+# shellcheck disable=SC1091
+. "$work/meta"
 
 # Which package each competitor's file comes from (the files --list resolves).
 versions() {
     "$B" --list 2>/dev/null | awk '$NF ~ /^\// { print $NF }' | sort -u | while read -r f; do
         case $f in */amonesize-bench | */libamonesize.so*) continue ;; esac
         real=$(readlink -f "$f")
-        pkg=$(dpkg -S "$real" 2>/dev/null | head -1 | sed 's/: .*//') || pkg=
+        # merged /usr: dpkg may know the file under /lib rather than /usr/lib
+        pkg=$({ dpkg -S "$real" || dpkg -S "${real#/usr}"; } 2>/dev/null | head -1 | sed 's/: .*//') || pkg=
         if [ -n "$pkg" ]; then
             ver=$(dpkg-query -W -f '${Version}' "$pkg" 2>/dev/null || echo "?")
             echo "- \`$(basename "$f")\` ($real): Debian package $pkg $ver"
@@ -247,26 +269,26 @@ benchmark's loop.
 
 onesize:
 
-$(cat "$work/ann-onesize.md")
+$(tables annotate "$work/cg-onesize-keep4.out" "$cgiters")
 
 onesize+mutex and bare-list+mutex: the same glibc lock and unlock behind both,
 so the difference between the two tables is what the pool adds to them.
 
 onesize+mutex:
 
-$(cat "$work/ann-onesize_mutex.md")
+$(tables annotate "$work/cg-onesize_mutex-keep4.out" "$cgiters")
 
 bare-list+mutex:
 
-$(cat "$work/ann-bare_list_mutex.md")
+$(tables annotate "$work/cg-bare_list_mutex-keep4.out" "$cgiters")
 
 mimalloc, 4 other blocks live:
 
-$(cat "$work/ann-mimalloc.md")
+$(tables annotate "$work/cg-mimalloc-keep4.out" "$cgiters")
 
 mimalloc, no other block live (\`--keep 0\`):
 
-$(cat "$work/ann-mimalloc-keep0.md")
+$(tables annotate "$work/cg-mimalloc-keep0.out" "$cgiters")
 
 ## Cross-check
 
@@ -289,7 +311,7 @@ each write costs each allocator; that a one-byte store followed by a wider load
 of the same bytes defeats store-to-load forwarding is the usual explanation, not
 measured here (this machine exposes no hardware counters).
 
-$(tables run "$work/touch.csv" | sed 's/| case |/| write |/; s/| touch-/| /')
+$(tables touch "$work/touch.csv")
 
 ## 0.1 against the current tree
 

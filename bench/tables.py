@@ -9,6 +9,7 @@ all the files given for one side, so several interleaved runs pool into one figu
   tables.py callgrind CSV [--keep0 CSV]    instructions per pair (and with --keep 0)
   tables.py compare --old CSV... --new CSV... [--old-cg CSV --new-cg CSV]
   tables.py crosscheck TXT                 the --crosscheck table
+  tables.py touch CSV                      the standalone loop by what it writes (--touch)
   tables.py annotate FILE ITERS [--top N]  callgrind_annotate, per pair
   tables.py flags BUILDDIR                 compiler and flags of the benchmark and the library
   tables.py targets --run CSV... --cg CSV --old CSV... --new CSV...
@@ -146,10 +147,25 @@ def cmd_crosscheck(a):
         elif re.match(r"^\s+\S+\s+(not found|REFUSED|failed)", line):
             body.append([line.split()[0], " ".join(line.split()[1:])] + [""] * 6)
     print(table(["allocator", "bench instr", "standalone instr", "ratio", "bench ns", "standalone ns", "ratio",
-                 "note"], body))
+                 "note"], body).replace("|---:|\n", "|---|\n", 1))
     verdict = [l for l in text.splitlines() if l.startswith("cross-check ")]
     if verdict:
         print("\n" + verdict[-1])
+
+
+def cmd_touch(a):
+    """The standalone loop by what it writes before the free: one row per allocator."""
+    rows, order = load([a.csv])
+    allocs = []
+    for (_, _, alloc) in order:
+        if alloc not in allocs:
+            allocs.append(alloc)
+    body = []
+    for alloc in allocs:
+        m = {w: med(rows.get((f"touch-{w}", 64, alloc), [])) for w in ("none", "word", "byte")}
+        ratio = lambda w: f"{m[w] / m['none']:.2f}x" if m[w] and m["none"] else "-"
+        body.append([alloc, fmt(m["none"]), fmt(m["word"]), fmt(m["byte"]), ratio("word"), ratio("byte")])
+    print(table(["allocator", "nothing", "first word", "first byte", "word / nothing", "byte / nothing"], body))
 
 
 def cmd_annotate(a):
@@ -285,6 +301,8 @@ def main():
     s.add_argument("--new-cg")
     s = sub.add_parser("crosscheck")
     s.add_argument("txt")
+    s = sub.add_parser("touch")
+    s.add_argument("csv")
     s = sub.add_parser("annotate")
     s.add_argument("file")
     s.add_argument("iters", type=int)
@@ -298,7 +316,7 @@ def main():
     s.add_argument("--new", nargs="+", required=True)
     a = p.parse_args()
     {"run": cmd_run, "callgrind": cmd_callgrind, "compare": cmd_compare, "crosscheck": cmd_crosscheck,
-     "annotate": cmd_annotate, "flags": cmd_flags, "targets": cmd_targets}[a.cmd](a)
+     "touch": cmd_touch, "annotate": cmd_annotate, "flags": cmd_flags, "targets": cmd_targets}[a.cmd](a)
     return 0
 
 
