@@ -144,6 +144,18 @@ versions() {
         fi
     done
 }
+# Why callgrind names mimalloc's functions malloc and free, if it does.
+mimalloc_names() {
+    f=$("$B" --list 2>/dev/null | awk '$1 == "mi_free" { print $NF }')
+    [ -n "$f" ] || return 0
+    nm -D "$f" 2>/dev/null | awk -v f="$(basename "$f")" '
+        $3 == "mi_free" { a = $1 } $3 == "free" { b = $1 }
+        $3 == "mi_malloc" { c = $1 } $3 == "malloc" { d = $1 }
+        END { if (a != "" && a == b && c != "" && c == d)
+            printf "In %s, mi_malloc and mi_free are the same functions as its malloc and free\n" \
+                "(same addresses in `nm -D`), so callgrind names them malloc and free; the row\n" \
+                "calls them through dlsym(), not through the process'"'"'s malloc.\n", f }'
+}
 lscpu_field() { lscpu | sed -n "s/^$1:[[:space:]]*//p" | head -1; }
 
 # ---- the document ------------------------------------------------------------
@@ -248,7 +260,10 @@ $(tables targets --run "$work/full.csv" --cg "$work/cg.csv" --old "$work"/cmp/ol
 
 \`amonesize-bench --reps $reps $quick\`: ns per allocate+free pair, median and range
 of $reps interleaved repetitions; "glibc / this" above 1 means this row is faster
-than glibc.
+than glibc. \`contended\` and \`handoff\` run two threads on this two-CPU machine
+and handoff's two threads busy-wait on the ring for each other, so any other
+runnable process takes CPU time from them; their ranges show how much they
+moved in this run.
 
 $(tables run "$work/full.csv")
 
@@ -281,6 +296,8 @@ $(tables annotate "$work/cg-onesize_mutex-keep4.out" "$cgiters")
 bare-list+mutex:
 
 $(tables annotate "$work/cg-bare_list_mutex-keep4.out" "$cgiters")
+
+$(mimalloc_names)
 
 mimalloc, 4 other blocks live:
 
