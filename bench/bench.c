@@ -51,11 +51,18 @@
 
 #define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
-enum { BURST = 1000, MAX_THREADS = 64, RING = 1024 };
+enum { BURST = 1000, MAX_THREADS = 64, RING = 1024, KEEP_DEFAULT = 4, MAX_KEEP = 16 };
+
+/* What the standalone loop writes to each block before freeing it (--touch):
+ * by default its first byte, as a program would. */
+enum touch { TOUCH_BYTE, TOUCH_WORD, TOUCH_NONE };
+static const char *const touch_names[] = {"byte", "word", "none"};
 
 static struct {
+    enum touch touch;
     bool quick, csv_only;
     int reps;
+    int keep; /* blocks each single-thread case keeps allocated: see KEEP_BEGIN */
     unsigned threads;
     const char *filter, *csv;
     FILE *csvf;
@@ -467,10 +474,35 @@ struct ring {
 };
 static struct ring ring;
 
+/* Applications always have other blocks live. A single-thread loop that frees
+ * the only block it holds leaves some allocators in a state no application
+ * sees: mimalloc's page empties on every free and it runs its page-retire
+ * path each time (107 instructions per lifo pair here, against about 45 with
+ * one other block live on the page). So every single-thread case (lifo,
+ * burst, scale, the --callgrind loop and the --standalone loop, for every
+ * row alike) first allocates cfg.keep blocks (--keep, KEEP_DEFAULT) from the
+ * allocator it measures, outside the measured loop, and frees them after it.
+ * The threaded cases keep nothing: each thread's loop is as in 0.1. */
+#define KEEP_BEGIN(name, ALLOC)                                                                              \
+    unsigned char *keep[MAX_KEEP];                                                                           \
+    for (int k = 0; k < cfg.keep; k++) {                                                                     \
+        keep[k] = ALLOC;                                                                                     \
+        if (keep[k] == NULL)                                                                                 \
+            fail("could not allocate the blocks kept live", name);                                           \
+        ESCAPE(keep[k]);                                                                                     \
+    }
+#define KEEP_END(FREE)                                                                                       \
+    for (int k = 0; k < cfg.keep; k++) {                                                                     \
+        unsigned char *p = keep[k];                                                                          \
+        if (p != NULL)                                                                                       \
+            FREE;                                                                                            \
+    }
+
 #define DEFINE_LOOPS(name, safe, PREP, ALLOC, FREE, CALLS)                                                   \
     static double lifo_##name(size_t iters)                                                                  \
     {                                                                                                        \
         PREP;                                                                                                \
+        KEEP_BEGIN(#name, ALLOC);                                                                            \
         size_t bad = 0;                                                                                      \
         const double t0 = now_ns();                                                                          \
         for (size_t i = 0; i < iters; i++) {                                                                 \
@@ -480,6 +512,7 @@ static struct ring ring;
             FREE;                                                                                            \
         }                                                                                                    \
         const double t = now_ns() - t0;                                                                      \
+        KEEP_END(FREE);                                                                                      \
         if (bad)                                                                                             \
             fail("allocation failed in lifo", #name);                                                        \
         return t / (double)iters;                                                                            \
@@ -487,6 +520,7 @@ static struct ring ring;
     static void callgrind_##name(size_t iters)                                                               \
     {                                                                                                        \
         PREP;                                                                                                \
+        KEEP_BEGIN(#name, ALLOC);                                                                            \
         for (size_t i = 0; i < 1000; i++) { /* warm up outside the count */                                  \
             unsigned char *p = ALLOC;                                                                        \
             ESCAPE(p);                                                                                       \
@@ -501,11 +535,13 @@ static struct ring ring;
         }                                                                                                    \
         CALLGRIND_TOGGLE_COLLECT;                                                                            \
         CALLGRIND_STOP_INSTRUMENTATION;                                                                      \
+        KEEP_END(FREE);                                                                                      \
     }                                                                                                        \
     static double burst_##name(size_t rounds, const uint32_t *order)                                         \
     {                                                                                                        \
         PREP;                                                                                                \
         static unsigned char *held[BURST];                                                                   \
+        KEEP_BEGIN(#name, ALLOC);                                                                            \
         size_t bad = 0;                                                                                      \
         const double t0 = now_ns();                                                                          \
         for (size_t r = 0; r < rounds; r++) {                                                                \
@@ -521,6 +557,7 @@ static struct ring ring;
             }                                                                                                \
         }                                                                                                    \
         const double t = now_ns() - t0;                                                                      \
+        KEEP_END(FREE);                                                                                      \
         if (bad)                                                                                             \
             fail("allocation failed in burst", #name);                                                       \
         return t / (double)(rounds * BURST);                                                                 \
@@ -990,12 +1027,15 @@ static void run_scale(void)
                          sizes[s], rep + 1);
                 progress(what);
                 cur_size = bsize;
-                pools_make(bsize, sizes[s]);
+                /* The blocks kept live come on top: a burst of 1 000 still
+                 * fits in the pool of 1 000. */
+                const size_t nblocks = sizes[s] + (size_t)cfg.keep;
+                pools_make(bsize, nblocks);
                 bare_make(bsize, 1);
                 /* hand out and return every block first, so the whole pool
                  * is carved and on the free list */
                 if (!cfg.quick || sizes[s] <= 100000) {
-                    for (size_t i = 0; i < sizes[s]; i++)
+                    for (size_t i = 0; i < nblocks; i++)
                         if (am_onesize_allocate(&os_plain, 1) == NULL)
                             fail("pool smaller than its capacity", "scale");
                     am_onesize_free_all(&os_plain);
@@ -1096,9 +1136,11 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
     if (fd < 0)
         return -1;
     close(fd);
-    char outopt[64], itersarg[32], sink[4096];
+    char outopt[64], itersarg[32], keeparg[16], touch[16], sink[4096];
     snprintf(outopt, sizeof outopt, "--callgrind-out-file=%s", out);
     snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    snprintf(keeparg, sizeof keeparg, "%d", cfg.keep);
+    snprintf(touch, sizeof touch, "%s", touch_names[cfg.touch]);
     char *argv[] = {"valgrind",
                     "--tool=callgrind",
                     "--collect-atstart=no",
@@ -1112,6 +1154,10 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
                     itersarg,
                     "--reps",
                     "1",
+                    "--keep",
+                    keeparg,
+                    "--touch",
+                    touch,
                     NULL};
     *status = run_child(argv, sink, sizeof sink);
     long long total = -1;
@@ -1185,8 +1231,11 @@ static int callgrind_case(const char *name, size_t iters)
 /* The cross-check of the generated loops: a minimal loop written out by hand
  * (allocate 64 bytes, write one byte, free) in a fresh process, this
  * executable run again with --standalone-child, that loads no allocator but
- * the one named. Warmed up like the benchmark's callgrind loop; timing and
- * collection on the measured loop only. */
+ * the one named. Like the benchmark's loops, it first allocates --keep blocks
+ * and holds them until the end (see KEEP_BEGIN), so both measure the
+ * allocator with other blocks live and --crosscheck compares like with like.
+ * Warmed up like the benchmark's callgrind loop; timing and collection on the
+ * measured loop only. */
 static const char *const standalone_names[] = {"glibc", "mimalloc", "jemalloc", "tcmalloc", "onesize"};
 #define NSTANDALONE (sizeof standalone_names / sizeof standalone_names[0])
 
@@ -1198,12 +1247,21 @@ static bool is_standalone_name(const char *name)
     return false;
 }
 
-#define STANDALONE_LOOP(PREP, ALLOC, FREE)                                                                   \
+#define TOUCH_BYTE_STMT(p, i) ((p)[0] = (unsigned char)(i))
+#define TOUCH_WORD_STMT(p, i)                                                                                \
     do {                                                                                                     \
-        PREP;                                                                                                \
+        const uintptr_t w_ = (uintptr_t)(i);                                                                 \
+        memcpy((p), &w_, sizeof w_);                                                                         \
+    } while (0)
+#define TOUCH_NONE_STMT(p, i) ((void)(p), (void)(i))
+
+/* The warm-up and the measured repetitions, with one way of touching the
+ * block compiled in (no test inside the loop). */
+#define STANDALONE_REPS(ALLOC, FREE, TOUCH)                                                                  \
+    do {                                                                                                     \
         for (size_t i = 0; i < 1000; i++) {                                                                  \
             unsigned char *p = ALLOC;                                                                        \
-            p[0] = (unsigned char)i;                                                                         \
+            TOUCH(p, i);                                                                                     \
             ESCAPE(p);                                                                                       \
             FREE;                                                                                            \
         }                                                                                                    \
@@ -1213,7 +1271,7 @@ static bool is_standalone_name(const char *name)
             CALLGRIND_TOGGLE_COLLECT;                                                                        \
             for (size_t i = 0; i < iters; i++) {                                                             \
                 unsigned char *p = ALLOC;                                                                    \
-                p[0] = (unsigned char)i;                                                                     \
+                TOUCH(p, i);                                                                                 \
                 ESCAPE(p);                                                                                   \
                 FREE;                                                                                        \
             }                                                                                                \
@@ -1223,13 +1281,42 @@ static bool is_standalone_name(const char *name)
         }                                                                                                    \
     } while (0)
 
+/* The kept blocks (see KEEP_BEGIN) are allocated before the warm-up and
+ * freed after the last repetition, as in the benchmark's loops. */
+#define STANDALONE_LOOP(PREP, ALLOC, FREE)                                                                   \
+    do {                                                                                                     \
+        PREP;                                                                                                \
+        unsigned char *live[MAX_KEEP];                                                                       \
+        for (size_t i = 0; i < (size_t)cfg.keep; i++) {                                                      \
+            live[i] = ALLOC;                                                                                 \
+            if (live[i] == NULL)                                                                             \
+                return 1;                                                                                    \
+            live[i][0] = (unsigned char)i;                                                                   \
+        }                                                                                                    \
+        switch (cfg.touch) {                                                                                 \
+        case TOUCH_BYTE:                                                                                     \
+            STANDALONE_REPS(ALLOC, FREE, TOUCH_BYTE_STMT);                                                   \
+            break;                                                                                           \
+        case TOUCH_WORD:                                                                                     \
+            STANDALONE_REPS(ALLOC, FREE, TOUCH_WORD_STMT);                                                   \
+            break;                                                                                           \
+        case TOUCH_NONE:                                                                                     \
+            STANDALONE_REPS(ALLOC, FREE, TOUCH_NONE_STMT);                                                   \
+            break;                                                                                           \
+        }                                                                                                    \
+        for (size_t i = 0; i < (size_t)cfg.keep; i++) {                                                      \
+            unsigned char *p = live[i];                                                                      \
+            FREE;                                                                                            \
+        }                                                                                                    \
+    } while (0)
+
 /* Prints ns per pair, one line per repetition; EXIT_NOT_FOUND (and why, on
  * stdout) if the allocator cannot be loaded, 1 if its row is refused. */
 static int standalone_child(const char *name, size_t iters, int reps)
 {
-    static unsigned char bytes[2];
+    static alignas(16) unsigned char bytes[16];
     if (strcmp(name, "empty") == 0) {
-        STANDALONE_LOOP(NO_FNS, bytes + (i & 1), (void)p);
+        STANDALONE_LOOP(NO_FNS, bytes + 8 * (i & 1), (void)p);
         return 0;
     }
     struct competitor *comp = competitor_named(name);
@@ -1254,7 +1341,7 @@ static int standalone_child(const char *name, size_t iters, int reps)
     } else if (strcmp(name, "tcmalloc") == 0) {
         STANDALONE_LOOP(TCMALLOC_FNS, alloc_fn(64), free_fn(p));
     } else {
-        static alignas(64) unsigned char mem[64 * 64 + 64];
+        static alignas(64) unsigned char mem[64 * (MAX_KEEP + 64)];
         static struct am_onesize pool;
         const struct am_onesize_cfg c = {.pool = {mem, sizeof mem}, .block_size = 64, .alignment = 16};
         if (am_onesize_ctor(&pool, &c) != 0)
@@ -1269,11 +1356,17 @@ static int standalone_child(const char *name, size_t iters, int reps)
  * it failed. */
 static double standalone_ns(const char *name, size_t iters, int reps, char *why, size_t whylen)
 {
-    char itersarg[32], repsarg[16], out[4096];
+    char itersarg[32], repsarg[16], keeparg[16], touch[16], out[4096];
     snprintf(itersarg, sizeof itersarg, "%zu", iters);
     snprintf(repsarg, sizeof repsarg, "%d", reps);
-    char *argv[] = {
-        self_path, "--standalone-child", (char *)name, "--iterations", itersarg, "--reps", repsarg, NULL};
+    snprintf(keeparg, sizeof keeparg, "%d", cfg.keep);
+    snprintf(touch, sizeof touch, "%s", touch_names[cfg.touch]);
+    char *argv[] = {self_path,    "--standalone-child",
+                    (char *)name, "--iterations",
+                    itersarg,     "--reps",
+                    repsarg,      "--keep",
+                    keeparg,      "--touch",
+                    touch,        NULL};
     const int status = run_child(argv, out, sizeof out);
     if (status == EXIT_NOT_FOUND) {
         size_t n = strcspn(out, "\n");
@@ -1363,7 +1456,7 @@ static double bench_lifo_ns(const struct allocator *a, size_t iters, int reps)
 static int run_crosscheck(void)
 {
     const size_t iters = 100000, titers = 2000000;
-    const int reps = 5;
+    const int reps = cfg.reps;
     int status, flagged = 0;
     const long long bempty = callgrind_count("--callgrind-case", "empty", iters, &status);
     const long long sempty = callgrind_count("--standalone-child", "empty", iters, &status);
@@ -1374,8 +1467,15 @@ static int run_crosscheck(void)
     }
     printf("cross-check, single-thread lifo, 64-byte blocks: the benchmark's loop (every competitor loaded)\n"
            "against a minimal loop of its own in a fresh process that loads no other allocator.\n"
+           "Both keep %d other block(s) live; the standalone loop writes the block's %s before freeing it.\n"
            "Instructions per allocate+free pair under callgrind (%zu pairs), each loop's own subtracted\n"
-           "(benchmark %.2f, standalone %.2f per iteration); ns per pair, median of %d x %zu pairs.\n\n",
+           "(benchmark %.2f, standalone %.2f per iteration); ns per pair, median of %d x %zu pairs,\n"
+           "the two loops interleaved. Instructions more than 20%% apart fail the cross-check; times\n"
+           "more than 20%% apart are marked, not failed (they move with the machine's load).\n\n",
+           cfg.keep,
+           cfg.touch == TOUCH_BYTE   ? "first byte"
+           : cfg.touch == TOUCH_WORD ? "first word"
+                                     : "nothing",
            iters, (double)bempty / (double)iters, (double)sempty / (double)iters, reps, titers);
     printf("  %-10s %10s %10s %7s   %10s %10s %7s\n", "", "bench", "standalone", "", "bench", "standalone",
            "");
@@ -1396,19 +1496,33 @@ static int run_crosscheck(void)
         const long long b = callgrind_count("--callgrind-case", name, iters, &status);
         const double bi = b < 0 ? -1 : (double)(b - bempty) / (double)iters;
         const double si = standalone_instr(name, iters, sempty);
+        /* Timed in turns, one repetition each, so that the machine's load
+         * changes both alike. */
         char why[256] = "";
-        const double bn = bench_lifo_ns(a, titers, reps),
-                     sn = standalone_ns(name, titers, reps, why, sizeof why);
+        struct result br = {.n = 0}, sr = {.n = 0};
+        double sn = 1;
+        for (int r = 0; r < reps && sn > 0; r++) {
+            br.v[br.n++] = bench_lifo_ns(a, titers, 1);
+            sn = standalone_ns(name, titers, 1, why, sizeof why);
+            sr.v[sr.n++] = sn;
+        }
+        double lo, hi;
+        const double bn = median(&br, &lo, &hi);
+        if (sn > 0)
+            sn = median(&sr, &lo, &hi);
         if (bi < 0 || si <= 0 || sn <= 0) {
             printf("  %-10s failed (bench %.1f, standalone %.1f instructions; %s)\n", name, bi, si, why);
             flagged++;
             continue;
         }
         const double dev = (bi - si) / si;
+        const double tdev = (bn - sn) / sn;
         const bool off = dev > 0.2 || dev < -0.2;
+        const bool toff = tdev > 0.2 || tdev < -0.2;
         flagged += off;
-        printf("  %-10s %10.1f %10.1f %6.2fx   %10.2f %10.2f %6.2fx%s\n", name, bi, si, bi / si, bn, sn,
-               bn / sn, off ? "   <- instructions more than 20% apart" : "");
+        printf("  %-10s %10.1f %10.1f %6.2fx   %10.2f %10.2f %6.2fx%s%s\n", name, bi, si, bi / si, bn, sn,
+               bn / sn, off ? "   <- instructions more than 20% apart" : "",
+               toff ? "   <- time more than 20% apart" : "");
         fflush(stdout);
     }
     if (failures != 0)
@@ -1436,24 +1550,34 @@ static bool filter_names(const char *alloc)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
-               "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck]\n"
-               "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
-               "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
-               "  --threads N   threads for 'contended' (default: online CPUs)\n"
-               "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
-               "                e.g. --filter lifo/ or --filter /64\n"
-               "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
-               "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
-               "  --list        every row, each function it calls and the file that resolves to;\n"
-               "                exit status 1 if a row that could be loaded is refused\n"
-               "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
-               "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
-               "                --callgrind instructions per pair\n"
-               "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
-               "                --standalone; exit status 1 if any differ by more than 20%%\n"
-               "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
-               "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n");
+    fprintf(f,
+            "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
+            "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck] [--keep N]\n"
+            "                       [--touch byte|word|none]\n"
+            "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
+            "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
+            "  --threads N   threads for 'contended' (default: online CPUs)\n"
+            "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
+            "                e.g. --filter lifo/ or --filter /64\n"
+            "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
+            "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
+            "  --list        every row, each function it calls and the file that resolves to;\n"
+            "                exit status 1 if a row that could be loaded is refused\n"
+            "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
+            "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
+            "                --callgrind instructions per pair\n"
+            "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
+            "                --standalone; exit status 1 if any differ by more than 20%%\n"
+            "  --keep N      blocks every single-thread case (lifo, burst, scale, --callgrind and\n"
+            "                the --standalone loop alike) allocates before its measured loop and\n"
+            "                frees after it, so that no allocator is measured with nothing else\n"
+            "                live (mimalloc would retire its page on every free); default %d,\n"
+            "                0 to measure that degenerate state; at most %d\n"
+            "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
+            "                its first byte (default), its first word, or nothing\n"
+            "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
+            "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
+            KEEP_DEFAULT, MAX_KEEP);
 }
 
 int main(int argc, char **argv)
@@ -1471,6 +1595,8 @@ int main(int argc, char **argv)
         O_STANDALONE,
         O_STANDALONE_CHILD,
         O_CROSSCHECK,
+        O_KEEP,
+        O_TOUCH,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -1486,6 +1612,8 @@ int main(int argc, char **argv)
         {"standalone", required_argument, NULL, O_STANDALONE},
         {"standalone-child", required_argument, NULL, O_STANDALONE_CHILD},
         {"crosscheck", no_argument, NULL, O_CROSSCHECK},
+        {"keep", required_argument, NULL, O_KEEP},
+        {"touch", required_argument, NULL, O_TOUCH},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1493,6 +1621,7 @@ int main(int argc, char **argv)
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     cfg.threads = ncpu < 1 ? 1 : ncpu > MAX_THREADS ? MAX_THREADS : (unsigned)ncpu;
     cfg.reps = 0;
+    cfg.keep = KEEP_DEFAULT;
     bool callgrind = false, list = false, crosscheck = false;
     const char *one_case = NULL, *standalone = NULL, *child = NULL;
     size_t iters = 0;
@@ -1551,6 +1680,27 @@ int main(int argc, char **argv)
         case O_CROSSCHECK:
             crosscheck = true;
             break;
+        case O_KEEP: {
+            char *end;
+            const long k = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || k < 0 || k > MAX_KEEP) {
+                fprintf(stderr, "amonesize-bench: --keep must be 0..%d\n", MAX_KEEP);
+                return 2;
+            }
+            cfg.keep = (int)k;
+            break;
+        }
+        case O_TOUCH: {
+            size_t t = 0;
+            while (t < sizeof touch_names / sizeof touch_names[0] && strcmp(touch_names[t], optarg) != 0)
+                t++;
+            if (t == sizeof touch_names / sizeof touch_names[0]) {
+                fprintf(stderr, "amonesize-bench: --touch takes byte, word or none\n");
+                return 2;
+            }
+            cfg.touch = (enum touch)t;
+            break;
+        }
         case O_HELP:
             usage(stdout);
             return 0;
