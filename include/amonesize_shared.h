@@ -67,19 +67,19 @@ extern "C" {
 struct am_onesize_shared {
     unsigned char *region; /* where this process maps it */
     size_t size;
-    unsigned slot; /* this handle's owner slot, from 1; 0: not attached */
-    pid_t pid;     /* the process that attached */
+    unsigned slot;              /* this handle's owner slot, from 1; 0: not attached */
+    pid_t pid;                  /* the process that attached */
     struct am_onesize geometry; /* the pool as this process sees it: only
                                    the geometry is used, for offsets */
 };
 
 /** What a shared pool counts besides struct am_onesize_stats. */
 struct am_onesize_shared_stats {
-    size_t owners;        /**< handles attached now */
-    size_t in_transit;    /**< blocks given and not yet taken */
-    uint64_t recoveries;  /**< times a process died holding the lock and the
-                               next locker repaired the pool */
-    uint64_t reclaimed;   /**< blocks taken back from dead owners */
+    size_t owners;       /**< handles attached now */
+    size_t in_transit;   /**< blocks given and not yet taken */
+    uint64_t recoveries; /**< times a process died holding the lock and the
+                              next locker repaired the pool */
+    uint64_t reclaimed;  /**< blocks taken back from dead owners */
 };
 
 /**
@@ -160,7 +160,8 @@ AM_ONESIZE_API int am_onesize_shared_free(struct am_onesize_shared *h, const voi
  * @retval 0 success; -EINVAL h not attached, off NULL, or blk not the start
  *         of a block of this region. No lock. O(1).
  */
-AM_ONESIZE_API int am_onesize_shared_offset(const struct am_onesize_shared *h, const void *blk, uint64_t *off);
+AM_ONESIZE_API int am_onesize_shared_offset(const struct am_onesize_shared *h, const void *blk,
+                                            uint64_t *off);
 
 /**
  * The block at an offset, in this process. NULL with errno EINVAL if h is
@@ -212,7 +213,8 @@ AM_ONESIZE_API int am_onesize_shared_reap(struct am_onesize_shared *h);
  * @retval 0 success; -EINVAL h not attached (outputs zeroed).
  * Locking: once. O(1).
  */
-AM_ONESIZE_API int am_onesize_shared_get_stats(const struct am_onesize_shared *h, struct am_onesize_stats *out,
+AM_ONESIZE_API int am_onesize_shared_get_stats(const struct am_onesize_shared *h,
+                                               struct am_onesize_stats *out,
                                                struct am_onesize_shared_stats *shared_out);
 
 /**

@@ -18,4 +18,12 @@ void am_test_forge_parked(const struct am_onesize *os, void *blk);
 /* The pool's key (changes at free_all). */
 uintptr_t am_test_key(const struct am_onesize *os);
 
+#if defined(AM_TEST_HAVE_PTHREAD) || defined(AM_HAVE_PTHREAD)
+struct am_onesize_shared;
+/* Die (SIGKILL) inside a shared pool's critical section, at a stage of an
+ * allocation: 0 right after locking, 1 with the next block's owner written,
+ * 2 with that block off the free list too. */
+void am_test_shared_die_in_allocate(struct am_onesize_shared *h, int stage);
+#endif
+
 #endif

@@ -211,3 +211,12 @@ void am_track_destroy(const struct am_onesize *os, void *start, size_t bytes)
     if (os->mode & AM_MODE_ASAN)
         __asan_unpoison_memory_region(start, bytes);
 }
+
+void am_track_forget(const struct am_onesize *os, void *start, size_t bytes)
+{
+    am_track_destroy(os, start, bytes);
+#if defined(AM_HAVE_VALGRIND)
+    if (on_memcheck(os))
+        (void)VALGRIND_MAKE_MEM_DEFINED(start, bytes);
+#endif
+}

@@ -43,6 +43,10 @@ void am_track_create(const struct am_onesize *os, void *start, size_t bytes);
 /* The pool ends: its memory is the caller's, addressable, contents
  * unspecified. */
 void am_track_destroy(const struct am_onesize *os, void *start, size_t bytes);
+/* As am_track_destroy(), and the memory's contents count as defined: for
+ * memory other processes write (a shared pool), which no debugger of this
+ * process sees written. */
+void am_track_forget(const struct am_onesize *os, void *start, size_t bytes);
 /* Is this block handed out, as far as the debugger knows? (memcheck: it
  * is addressable). Used to release blocks whatever the free list holds. */
 int am_track_is_handed_out(const struct am_onesize *os, const void *blk);

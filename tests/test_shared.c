@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests of pools shared between processes (amonesize_shared.h): processes
+ * made with fork() that map one memfd at different addresses, children
+ * killed with SIGKILL while holding the lock and while holding blocks.
+ * cmocka runs in the parent only: children report through exit statuses
+ * and pipes. */
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "amonesize_shared.h"
+#include "helpers.h"
+#include "testing.h"
+
+enum { NB = 64, BS = 128 };
+
+static int fd = -1;
+static size_t bytes;
+static unsigned char *mem; /* the parent's mapping */
+
+/* A fresh region, mapped once in the parent. */
+static int setup(void **state)
+{
+    (void)state;
+    bytes = am_onesize_shared_size(NB, BS, 0);
+    fd = memfd_create("amonesize-test", 0);
+    if (fd < 0 || ftruncate(fd, (off_t)bytes) != 0)
+        return -1;
+    mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mem == MAP_FAILED)
+        return -1;
+    return am_onesize_shared_create(mem, bytes, BS, 0) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    munmap(mem, bytes);
+    close(fd);
+    return 0;
+}
+
+/* Run fn in a child (its own mapping, at another address); its exit
+ * status: 0 if fn returned 0. */
+static pid_t spawn(int (*fn)(void *arg), void *arg)
+{
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* a second mapping first, so the child's is at another address */
+        void *other = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        (void)other;
+        _exit(fn(arg));
+    }
+    return pid;
+}
+
+static int status_of(pid_t pid)
+{
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void attach_ok(struct am_onesize_shared *h)
+{
+    assert_int_equal(am_onesize_shared_attach(h, mem, bytes), 0);
+}
+
+static struct am_onesize_stats stats(const struct am_onesize_shared *h, struct am_onesize_shared_stats *ss)
+{
+    struct am_onesize_stats st;
+    assert_int_equal(am_onesize_shared_get_stats(h, &st, ss), 0);
+    return st;
+}
+
+/* ---- creation and attachment ------------------------------------------- */
+
+static void test_shared_size_and_create_reject_bad_arguments(void **state)
+{
+    (void)state;
+    assert_int_equal(am_onesize_shared_size(0, BS, 0), 0);
+    assert_int_equal(am_onesize_shared_size(NB, 0, 0), 0);
+    assert_int_equal(am_onesize_shared_size(NB, BS, 3), 0);
+    assert_int_equal(am_onesize_shared_size(SIZE_MAX, BS, 0), 0);
+    assert_true(am_onesize_shared_size(NB, BS, 0) >= NB * BS);
+    static alignas(64) unsigned char small[64];
+    assert_int_equal(am_onesize_shared_create(NULL, bytes, BS, 0), -EINVAL);
+    assert_int_equal(am_onesize_shared_create(mem + 1, bytes - 1, BS, 0), -EINVAL); /* misaligned */
+    assert_int_equal(am_onesize_shared_create(mem, bytes, 0, 0), -EINVAL);
+    assert_int_equal(am_onesize_shared_create(mem, bytes, BS, 12), -EINVAL);
+    assert_int_equal(am_onesize_shared_create(small, sizeof small, BS, 0), -EINVAL);
+}
+
+static void test_shared_attach_validates_the_region(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    assert_int_equal(am_onesize_shared_attach(NULL, mem, bytes), -EINVAL);
+    assert_int_equal(am_onesize_shared_attach(&h, NULL, bytes), -EINVAL);
+    assert_int_equal(am_onesize_shared_attach(&h, mem, bytes - 1), -EINVAL); /* smaller than laid out */
+    static alignas(64) unsigned char junk[8192];
+    memset(junk, 0x5a, sizeof junk);
+    assert_int_equal(am_onesize_shared_attach(&h, junk, sizeof junk), -EINVAL); /* not a region */
+    uint32_t *version = (uint32_t *)(void *)(mem + 8);
+    const uint32_t v = *version;
+    *version = v + 1;
+    assert_int_equal(am_onesize_shared_attach(&h, mem, bytes), -EPROTONOSUPPORT);
+    *version = v;
+    attach_ok(&h);
+    struct am_onesize_shared again;
+    assert_int_equal(am_onesize_shared_attach(&again, mem, bytes), -EALREADY); /* twice in a process */
+    assert_null(am_onesize_shared_allocate(&again, 1));                        /* zeroed: harmless */
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+    assert_int_equal(am_onesize_shared_detach(&h), -EINVAL);
+}
+
+/* ---- one process: the core's contract and its misuse -------------------- */
+
+static void test_shared_allocate_free_and_misuse(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    void *all[NB];
+    for (size_t i = 0; i < NB; i++) {
+        all[i] = am_onesize_shared_allocate(&h, BS);
+        assert_non_null(all[i]);
+        memset(all[i], (int)i, BS);
+    }
+    errno = 0;
+    assert_null(am_onesize_shared_allocate(&h, 1));
+    assert_int_equal(errno, ENOMEM);
+    assert_null(am_onesize_shared_allocate(&h, BS + 1));
+    assert_int_equal(errno, EINVAL);
+    unsigned char *a = all[3];
+    static alignas(64) unsigned char elsewhere[BS];
+    assert_int_equal(am_onesize_shared_free(&h, a + 1), -EINVAL);     /* interior */
+    assert_int_equal(am_onesize_shared_free(&h, elsewhere), -EINVAL); /* another region */
+    assert_int_equal(am_onesize_shared_free(&h, NULL), 0);
+    assert_int_equal(am_onesize_shared_free(&h, a), 0);
+    assert_int_equal(am_onesize_shared_free(&h, a), -EALREADY); /* double free */
+    assert_int_equal(am_onesize_shared_check(&h), 0);
+    struct am_onesize_stats st = stats(&h, NULL);
+    assert_int_equal(st.nfree, 1);
+    assert_int_equal(st.rejected_double, 1);
+    assert_int_equal(st.rejected_interior + st.rejected_outside, 2);
+    for (size_t i = 0; i < NB; i++)
+        if (all[i] != a)
+            assert_int_equal(am_onesize_shared_free(&h, all[i]), 0);
+    assert_int_equal(stats(&h, NULL).nfree, NB);
+    assert_int_equal(am_onesize_shared_free(&h, all[9]), -EALREADY); /* every block free */
+    assert_int_equal(am_onesize_shared_check(&h), 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+static void test_shared_offsets_are_validated(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    unsigned char *b = am_onesize_shared_allocate(&h, 1);
+    uint64_t off = 0;
+    assert_int_equal(am_onesize_shared_offset(&h, b, &off), 0);
+    assert_ptr_equal(am_onesize_shared_pointer(&h, off), b);
+    assert_int_equal(am_onesize_shared_offset(&h, b + 1, &off), -EINVAL);
+    assert_int_equal(am_onesize_shared_offset(&h, mem, &off), -EINVAL); /* the header */
+    assert_int_equal(am_onesize_shared_offset(&h, b, NULL), -EINVAL);
+    static const uint64_t bad[] = {0, 1, 8, UINT64_MAX, UINT64_MAX / 2};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errno = 0;
+        assert_null(am_onesize_shared_pointer(&h, bad[i]));
+        assert_int_equal(errno, EINVAL);
+    }
+    assert_int_equal(am_onesize_shared_offset(&h, b, &off), 0);
+    assert_null(am_onesize_shared_pointer(&h, off + 1)); /* inside the block */
+    assert_null(am_onesize_shared_pointer(&h, bytes));   /* past the region */
+    assert_int_equal(am_onesize_shared_free(&h, b), 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+/* ---- between processes -------------------------------------------------- */
+
+struct pass {
+    int pipe[2];
+};
+
+/* The child allocates a block in its own mapping, stamps it, gives it, and
+ * writes its offset (and its mapping's address) to the parent. */
+static int child_gives(void *arg)
+{
+    struct pass *p = arg;
+    unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct am_onesize_shared h;
+    if (m == MAP_FAILED || am_onesize_shared_attach(&h, m, bytes) != 0)
+        return 1;
+    unsigned char *b = am_onesize_shared_allocate(&h, BS);
+    uint64_t msg[2];
+    if (b == NULL || am_onesize_shared_give(&h, b, &msg[0]) != 0)
+        return 2;
+    memset(b, 0xc3, BS);
+    msg[1] = (uint64_t)(uintptr_t)m;
+    if (write(p->pipe[1], msg, sizeof msg) != (ssize_t)sizeof msg)
+        return 3;
+    return am_onesize_shared_detach(&h) == 0 ? 0 : 4; /* a block in transit is not its own */
+}
+
+static void test_shared_block_passes_between_processes_at_other_addresses(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    struct pass p;
+    assert_int_equal(pipe(p.pipe), 0);
+    const pid_t pid = spawn(child_gives, &p);
+    uint64_t msg[2];
+    assert_int_equal(read(p.pipe[0], msg, sizeof msg), (ssize_t)sizeof msg);
+    assert_int_equal(status_of(pid), 0);
+    close(p.pipe[0]);
+    close(p.pipe[1]);
+    assert_true(msg[1] != (uint64_t)(uintptr_t)mem); /* mapped elsewhere there */
+    struct am_onesize_shared_stats ss;
+    assert_int_equal(stats(&h, &ss).nfree, NB - 1);
+    assert_int_equal(ss.in_transit, 1);
+    unsigned char *b = am_onesize_shared_take(&h, msg[0]);
+    assert_non_null(b);
+    for (size_t i = 0; i < BS; i++)
+        assert_int_equal(b[i], 0xc3);
+    assert_null(am_onesize_shared_take(&h, msg[0])); /* taken already */
+    assert_int_equal(errno, EALREADY);
+    assert_int_equal(am_onesize_shared_check(&h), 0);
+    assert_int_equal(am_onesize_shared_free(&h, b), 0);
+    assert_int_equal(stats(&h, &ss).nfree, NB);
+    assert_int_equal(ss.in_transit, 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+/* A child holds blocks and is killed: reclaim brings them back. */
+static int child_holds(void *arg)
+{
+    struct pass *p = arg;
+    unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct am_onesize_shared h;
+    if (m == MAP_FAILED || am_onesize_shared_attach(&h, m, bytes) != 0)
+        return 1;
+    for (int i = 0; i < 5; i++)
+        if (am_onesize_shared_allocate(&h, 1) == NULL)
+            return 2;
+    void *given = am_onesize_shared_allocate(&h, 1);
+    uint64_t off;
+    if (given == NULL || am_onesize_shared_give(&h, given, &off) != 0)
+        return 3;
+    if (write(p->pipe[1], &off, sizeof off) != (ssize_t)sizeof off)
+        return 4;
+    pause(); /* until killed */
+    return 5;
+}
+
+static void test_shared_blocks_of_a_killed_process_are_reclaimed(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    void *mine = am_onesize_shared_allocate(&h, 1);
+    struct pass p;
+    assert_int_equal(pipe(p.pipe), 0);
+    const pid_t pid = spawn(child_holds, &p);
+    uint64_t off;
+    assert_int_equal(read(p.pipe[0], &off, sizeof off), (ssize_t)sizeof off);
+    close(p.pipe[0]);
+    close(p.pipe[1]);
+    struct am_onesize_shared_stats ss;
+    assert_int_equal(stats(&h, &ss).nfree, NB - 7);
+    assert_int_equal(ss.owners, 2);
+    assert_int_equal(am_onesize_shared_reclaim(&h, pid), -EBUSY); /* alive */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(status_of(pid), 128 + SIGKILL);
+    assert_int_equal(am_onesize_shared_reclaim(&h, pid), 5); /* not the one in transit */
+    assert_int_equal(am_onesize_shared_reclaim(&h, pid), -ESRCH);
+    assert_int_equal(stats(&h, &ss).nfree, NB - 2);
+    assert_int_equal(ss.reclaimed, 5);
+    assert_int_equal(ss.owners, 1);
+    assert_int_equal(am_onesize_shared_check(&h), 0);
+    void *taken = am_onesize_shared_take(&h, off); /* the dead one's gift survives */
+    assert_non_null(taken);
+    assert_int_equal(am_onesize_shared_free(&h, taken), 0);
+    assert_int_equal(am_onesize_shared_free(&h, mine), 0);
+    assert_int_equal(stats(&h, NULL).nfree, NB);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+/* Killed inside the critical section, at each stage of an allocation: the
+ * next process to lock repairs the pool; nothing is lost once reaped. */
+static int child_dies_in_allocate(void *arg)
+{
+    const int stage = *(const int *)arg;
+    unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct am_onesize_shared h;
+    if (m == MAP_FAILED || am_onesize_shared_attach(&h, m, bytes) != 0)
+        return 1;
+    (void)am_onesize_shared_allocate(&h, 1); /* one block held when it dies */
+    am_test_shared_die_in_allocate(&h, stage);
+    return 2;
+}
+
+static void test_shared_process_killed_holding_the_lock(void **state)
+{
+    (void)state;
+    for (int stage = 0; stage <= 2; stage++) {
+        struct am_onesize_shared h;
+        attach_ok(&h);
+        void *a = am_onesize_shared_allocate(&h, 1), *b = am_onesize_shared_allocate(&h, 1);
+        assert_int_equal(am_onesize_shared_free(&h, a), 0);
+        assert_int_equal(am_onesize_shared_free(&h, b), 0); /* a list to take from */
+        struct am_onesize_shared_stats ss;
+        (void)stats(&h, &ss);
+        const uint64_t recoveries = ss.recoveries;
+        const pid_t pid = spawn(child_dies_in_allocate, &stage);
+        assert_int_equal(status_of(pid), 128 + SIGKILL);
+        /* the next call finds the lock of a dead owner: repaired, goes on */
+        void *c = am_onesize_shared_allocate(&h, 1);
+        assert_non_null(c);
+        (void)stats(&h, &ss);
+        assert_int_equal(ss.recoveries, recoveries + 1);
+        assert_int_equal(am_onesize_shared_check(&h), 0);
+        assert_true(am_onesize_shared_reap(&h) >= 1); /* the block it held, maybe two */
+        assert_int_equal(am_onesize_shared_free(&h, c), 0);
+        assert_int_equal(stats(&h, NULL).nfree, NB);
+        assert_int_equal(am_onesize_shared_check(&h), 0);
+        assert_int_equal(am_onesize_shared_detach(&h), 0);
+    }
+}
+
+/* A waiter in one process is woken by a free in another. */
+static int child_waits(void *arg)
+{
+    (void)arg;
+    unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct am_onesize_shared h;
+    if (m == MAP_FAILED || am_onesize_shared_attach(&h, m, bytes) != 0)
+        return 1;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += 60;
+    void *b = am_onesize_shared_allocate_wait(&h, 1, &dl);
+    if (b == NULL)
+        return 2;
+    return am_onesize_shared_free(&h, b) == 0 && am_onesize_shared_detach(&h) == 0 ? 0 : 3;
+}
+
+static void test_shared_wait_across_processes(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    void *all[NB];
+    for (size_t i = 0; i < NB; i++)
+        all[i] = am_onesize_shared_allocate(&h, 1);
+    struct timespec past = {0, 0};
+    errno = 0;
+    assert_null(am_onesize_shared_allocate_wait(&h, 1, &past));
+    assert_int_equal(errno, ETIMEDOUT);
+    const struct timespec bad = {0, 1000000000};
+    assert_null(am_onesize_shared_allocate_wait(&h, 1, &bad));
+    assert_int_equal(errno, EINVAL);
+    const pid_t pid = spawn(child_waits, NULL);
+    for (int i = 0; i < 100000 && stats(&h, NULL).waits < 1; i++)
+        usleep(100);
+    assert_int_equal(am_onesize_shared_free(&h, all[0]), 0);
+    assert_int_equal(status_of(pid), 0);
+    for (size_t i = 1; i < NB; i++)
+        assert_int_equal(am_onesize_shared_free(&h, all[i]), 0);
+    assert_int_equal(stats(&h, NULL).nfree, NB);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+/* Giving and freeing blocks held by another handle is refused. */
+static int child_tries_others_block(void *arg)
+{
+    const uint64_t off = *(const uint64_t *)arg;
+    unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct am_onesize_shared h;
+    if (m == MAP_FAILED || am_onesize_shared_attach(&h, m, bytes) != 0)
+        return 1;
+    void *b = am_onesize_shared_pointer(&h, off);
+    if (b == NULL)
+        return 2;
+    if (am_onesize_shared_free(&h, b) != -EPERM || am_onesize_shared_give(&h, b, NULL) != -EPERM)
+        return 3;
+    if (am_onesize_shared_take(&h, off) != NULL || errno != EALREADY)
+        return 4;
+    return am_onesize_shared_detach(&h) == 0 ? 0 : 5;
+}
+
+static void test_shared_blocks_of_other_handles_are_refused(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    void *b = am_onesize_shared_allocate(&h, 1);
+    uint64_t off;
+    assert_int_equal(am_onesize_shared_offset(&h, b, &off), 0);
+    assert_int_equal(status_of(spawn(child_tries_others_block, &off)), 0);
+    assert_int_equal(am_onesize_shared_give(&h, b, NULL), 0);
+    assert_int_equal(am_onesize_shared_give(&h, b, NULL), -EALREADY);
+    assert_int_equal(am_onesize_shared_free(&h, b), 0); /* a block in transit: anyone may free it */
+    assert_int_equal(am_onesize_shared_check(&h), 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_shared_size_and_create_reject_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_attach_validates_the_region, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_allocate_free_and_misuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_offsets_are_validated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_block_passes_between_processes_at_other_addresses, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shared_blocks_of_a_killed_process_are_reclaimed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shared_process_killed_holding_the_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_wait_across_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_blocks_of_other_handles_are_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
