@@ -46,8 +46,9 @@
  * Locking: every function enters the region's mutex at most once (except
  * am_onesize_shared_allocate_wait(), which waits inside it) and leaves it
  * before returning. Memory debuggers are not told about shared pools.
- * A handle belongs to the process that attached it: a child made by fork()
- * attaches on its own.
+ * A handle belongs to the process that attached it (a child made by
+ * fork() attaches on its own), and may be used by every thread of that
+ * process at once.
  */
 #ifndef AMONESIZE_SHARED_H
 #define AMONESIZE_SHARED_H
