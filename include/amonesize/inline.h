@@ -534,10 +534,14 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
 #endif /* AM_ONESIZE_HAS_INLINE */
 
 /* What the inline code reads, pinned: a change here is an ABI change. */
-#if defined(__cplusplus)
+#if defined(__cplusplus) && __cplusplus >= 201103L
 #define AM_ONESIZE_STATIC_ASSERT(c, m) static_assert(c, m)
-#else
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define AM_ONESIZE_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#else
+/* C99 and C++98 have no static assertion: a false condition declares an
+ * array of negative size, which every compiler rejects. */
+#define AM_ONESIZE_STATIC_ASSERT(c, m) extern char am_onesize_static_assert[(c) ? 1 : -1]
 #endif
 AM_ONESIZE_STATIC_ASSERT(sizeof(uintptr_t) == sizeof(void *), "a link is stored in a uintptr_t");
 AM_ONESIZE_STATIC_ASSERT(offsetof(struct am_onesize, fast) == 0, "inline ABI: fast list first");
