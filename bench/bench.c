@@ -39,6 +39,7 @@
 #include "amonesize.h"
 #include "amonesize_cache.h"
 #include "amonesize_pthread.h"
+#include "amonesize_shared.h"
 
 #if defined(HAVE_VALGRIND_H)
 #include <valgrind/callgrind.h>
@@ -190,7 +191,12 @@ static void reserve_static_tls(char **argv)
 
 /* ---- onesize pools ------------------------------------------------------ */
 
-static struct am_onesize os_plain, os_mutex, os_spin;
+/* One pool per onesize row. The private ones share one mapping (the state
+ * bitmaps of the hardened ones after the pools); the shared one has a
+ * MAP_SHARED mapping of its own, as processes sharing it would. */
+static struct am_onesize os_plain, os_mutex, os_spin, os_sync, os_state, os_check, os_hard;
+static struct am_onesize_pthread os_sync_obj; /* os_sync's mutex and condition variable */
+static struct am_onesize_shared os_shared;    /* this process's handle on the shared pool */
 /* Each thread's cache in front of the mutex pool ("onesize+cache"). */
 static _Thread_local struct am_onesize_cache tl_cache;
 
@@ -206,8 +212,8 @@ static void cache_end(void)
 }
 static pthread_mutex_t os_mtx = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag os_spinlock = ATOMIC_FLAG_INIT;
-static unsigned char *pool_mem;
-static size_t pool_mem_bytes;
+static unsigned char *pool_mem, *shared_mem;
+static size_t pool_mem_bytes, shared_mem_bytes;
 
 static void spin_enter(void *ctx)
 {
@@ -225,47 +231,108 @@ static void spin_exit(void *ctx)
     atomic_flag_clear_explicit(&os_spinlock, memory_order_release);
 }
 
-/* One mapping, cut in three pools: plain, mutex, spin. */
-static void pools_make(size_t bsize, size_t nblocks)
+enum pool_lock { LOCK_NONE, LOCK_MUTEX, LOCK_SPIN, LOCK_SYNC };
+
+/* The private pools: how each is made. */
+static const struct pool_spec {
+    struct am_onesize *os;
+    const char *name;
+    enum pool_lock lock;
+    bool state;     /* a state bitmap (cfg.state) */
+    unsigned flags; /* cfg.flags */
+} pool_specs[] = {
+    {&os_plain, "onesize", LOCK_NONE, false, 0},
+    {&os_mutex, "onesize+mutex", LOCK_MUTEX, false, 0},
+    {&os_spin, "onesize+spin", LOCK_SPIN, false, 0},
+    {&os_sync, "onesize+sync", LOCK_SYNC, false, 0},
+    {&os_state, "onesize+state", LOCK_NONE, true, 0},
+    {&os_check, "onesize+check-freed", LOCK_NONE, false, AM_ONESIZE_CHECK_FREED},
+    {&os_hard, "onesize+hardened", LOCK_NONE, true, AM_ONESIZE_CHECK_FREED},
+};
+#define NPOOLS (sizeof pool_specs / sizeof pool_specs[0])
+
+static void *map_or_die(size_t bytes, int flags)
 {
-    const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
-    pool_mem_bytes = 3 * each;
-    pool_mem = mmap(NULL, pool_mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
-    if (pool_mem == MAP_FAILED) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
         perror("mmap");
         exit(1);
     }
-    struct am_onesize_cfg c = {.pool = {pool_mem, each}, .block_size = bsize, .alignment = 16};
-    if (am_onesize_ctor(&os_plain, &c) != 0)
+    return p;
+}
+
+/* Every onesize pool, nblocks blocks of bsize bytes each. */
+static void pools_make(size_t bsize, size_t nblocks)
+{
+    const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
+    const size_t state = (AM_ONESIZE_STATE_SIZE(each, bsize) + 63) & ~(size_t)63;
+    pool_mem_bytes = NPOOLS * (each + state);
+    pool_mem = map_or_die(pool_mem_bytes, MAP_PRIVATE);
+    if (am_onesize_pthread_init(&os_sync_obj) != 0)
         exit(1);
-    c.pool.ptr = pool_mem + each;
-    am_onesize_pthread_set_crit(&c, &os_mtx);
-    if (am_onesize_ctor(&os_mutex, &c) != 0)
+    for (size_t i = 0; i < NPOOLS; i++) {
+        const struct pool_spec *s = &pool_specs[i];
+        struct am_onesize_cfg c = {.pool = {pool_mem + i * each, each}, .block_size = bsize, .alignment = 16};
+        if (s->state)
+            c.state = (struct am_blk){pool_mem + NPOOLS * each + i * state, state};
+        c.flags = s->flags;
+        if (s->lock == LOCK_MUTEX)
+            am_onesize_pthread_set_crit(&c, &os_mtx);
+        else if (s->lock == LOCK_SYNC)
+            am_onesize_pthread_set_sync(&c, &os_sync_obj);
+        else if (s->lock == LOCK_SPIN) {
+            c.crit_enter = spin_enter;
+            c.crit_exit = spin_exit;
+        }
+        if (am_onesize_ctor(s->os, &c) != 0) {
+            fprintf(stderr, "amonesize-bench: %s: am_onesize_ctor failed\n", s->name);
+            exit(1);
+        }
+    }
+    /* The shared pool: laid out in the region, then attached by this process
+     * like any other that maps it. */
+    shared_mem_bytes = am_onesize_shared_size(nblocks, bsize, 16);
+    if (shared_mem_bytes == 0)
         exit(1);
-    c.pool.ptr = pool_mem + 2 * each;
-    c.crit_enter = spin_enter;
-    c.crit_exit = spin_exit;
-    c.crit_ctx = NULL;
-    if (am_onesize_ctor(&os_spin, &c) != 0)
+    shared_mem = map_or_die(shared_mem_bytes, MAP_SHARED);
+    int err = am_onesize_shared_create(shared_mem, shared_mem_bytes, bsize, 16);
+    if (err == 0)
+        err = am_onesize_shared_attach(&os_shared, shared_mem, shared_mem_bytes);
+    if (err != 0) {
+        fprintf(stderr, "amonesize-bench: onesize+shared: %s\n", strerror(-err));
         exit(1);
+    }
     cache_begin(); /* the main thread's, for single-thread cases */
+}
+
+/* Whether a pool's counters say every block came back and nothing was
+ * rejected, damaged or retired. */
+static bool stats_clean(const struct am_onesize_stats *st)
+{
+    return st->nfree == st->nblocks && st->allocations == st->frees + st->freed_by_free_all &&
+           !st->rejected_double && !st->rejected_interior && !st->rejected_outside &&
+           !st->rejected_never_allocated && !st->corruptions && !st->retired && !st->freed_writes;
 }
 
 static void pools_drop(void)
 {
-    struct am_onesize *all[] = {&os_plain, &os_mutex, &os_spin};
-    static const char *names[] = {"onesize", "onesize+mutex", "onesize+spin"};
     cache_end();
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < NPOOLS; i++) {
         struct am_onesize_stats st;
-        am_onesize_get_stats(all[i], &st);
-        if (st.nfree != st.nblocks || st.allocations != st.frees + st.freed_by_free_all ||
-            st.rejected_double || st.rejected_interior || st.rejected_outside ||
-            st.rejected_never_allocated || st.corruptions)
-            fail("pool not full at the end, or misuse counted", names[i]);
-        am_onesize_dtor(all[i]);
+        am_onesize_get_stats(pool_specs[i].os, &st);
+        if (!stats_clean(&st) || am_onesize_check(pool_specs[i].os) != 0)
+            fail("pool not full at the end, misuse counted, or its check failed", pool_specs[i].name);
+        am_onesize_dtor(pool_specs[i].os);
     }
+    am_onesize_pthread_destroy(&os_sync_obj);
+    struct am_onesize_stats st;
+    struct am_onesize_shared_stats sst;
+    if (am_onesize_shared_get_stats(&os_shared, &st, &sst) != 0 || !stats_clean(&st) || sst.owners != 1 ||
+        sst.in_transit != 0 || sst.recoveries != 0 || sst.reclaimed != 0 ||
+        am_onesize_shared_check(&os_shared) != 0)
+        fail("pool not full at the end, misuse counted, or its check failed", "onesize+shared");
+    am_onesize_shared_detach(&os_shared);
+    munmap(shared_mem, shared_mem_bytes);
     munmap(pool_mem, pool_mem_bytes);
 }
 
@@ -401,21 +468,44 @@ static size_t cur_size; /* the request size of the case being run */
 #define LOCKED_CALLS  ONESIZE_CALLS
 #define CACHE_CALLS   FN(am_onesize_cache_allocate, ONESIZE_SO) FN(am_onesize_cache_free, ONESIZE_SO)
 #endif
-/* The callbacks am_onesize_pthread_set_crit() installs, as pools_make() uses it. */
-static struct am_onesize_cfg adapter_cfg;
+/* The callbacks am_onesize_pthread_set_crit() and am_onesize_pthread_set_sync()
+ * install, as pools_make() uses them (crit_notify runs only while a thread
+ * waits, which no case does; it is checked all the same). */
+static struct am_onesize_cfg adapter_cfg, sync_cfg;
 #define ADAPTER_CALLS                                                                                        \
     PTR("crit_enter (pthread adapter)", adapter_cfg.crit_enter, ONESIZE_SO)                                  \
     PTR("crit_exit (pthread adapter)", adapter_cfg.crit_exit, ONESIZE_SO)
+#define SYNC_CALLS                                                                                           \
+    PTR("crit_enter (pthread sync)", sync_cfg.crit_enter, ONESIZE_SO)                                        \
+    PTR("crit_exit (pthread sync)", sync_cfg.crit_exit, ONESIZE_SO)                                          \
+    PTR("crit_notify (pthread sync)", sync_cfg.crit_notify, ONESIZE_SO)
 
 /* Each allocator: name, thread-safe, local declarations, allocate
- * expression, free statement, the functions it calls. */
+ * expression, free statement, the functions it calls. The hardened pools
+ * (state bitmap, checked fill, both) are unlocked, for one thread. The
+ * shared pool runs the single-thread cases only: <amonesize_shared.h> says a
+ * handle belongs to a process, not that threads of that process may share
+ * one (and a second attach from the same process is refused), so two
+ * threads on one handle would measure something the header does not
+ * promise. */
 #define ALLOCATORS(X)                                                                                        \
     X(onesize, 0, NO_FNS, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p),           \
+      ONESIZE_CALLS)                                                                                         \
+    X(onesize_state, 0, NO_FNS, am_onesize_allocate(&os_state, cur_size), am_onesize_free(&os_state, p),     \
+      ONESIZE_CALLS)                                                                                         \
+    X(onesize_check_freed, 0, NO_FNS, am_onesize_allocate(&os_check, cur_size),                              \
+      am_onesize_free(&os_check, p), ONESIZE_CALLS)                                                          \
+    X(onesize_hardened, 0, NO_FNS, am_onesize_allocate(&os_hard, cur_size), am_onesize_free(&os_hard, p),    \
       ONESIZE_CALLS)                                                                                         \
     X(onesize_cache, 1, NO_FNS, am_onesize_cache_allocate(&tl_cache, cur_size),                              \
       am_onesize_cache_free(&tl_cache, p), CACHE_CALLS)                                                      \
     X(onesize_mutex, 1, NO_FNS, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p),     \
       LOCKED_CALLS ADAPTER_CALLS)                                                                            \
+    X(onesize_sync, 1, NO_FNS, am_onesize_allocate(&os_sync, cur_size), am_onesize_free(&os_sync, p),        \
+      LOCKED_CALLS SYNC_CALLS)                                                                               \
+    X(onesize_shared, 0, NO_FNS, am_onesize_shared_allocate(&os_shared, cur_size),                           \
+      am_onesize_shared_free(&os_shared, p),                                                                 \
+      FN(am_onesize_shared_allocate, ONESIZE_SO) FN(am_onesize_shared_free, ONESIZE_SO))                     \
     X(onesize_spin, 1, NO_FNS, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p),        \
       LOCKED_CALLS FN(spin_enter, SELF_EXE) FN(spin_exit, SELF_EXE))                                         \
     X(bare_list, 0, NO_FNS, bare_alloc(), bare_free(p), )                                                    \
@@ -654,7 +744,7 @@ struct call {
     void *addr;        /* where the call goes; NULL while its library is not loaded */
     const char *file;  /* the file it must be in (see LIBC_SO), SELF_EXE for this executable */
 };
-enum { MAX_CALLS = 8 };
+enum { MAX_CALLS = 10 };
 
 /* A function called by name resolves, in this position-independent executable
  * (bench/meson.build asks for one), to its address as the process binds it:
@@ -697,13 +787,17 @@ struct allocator {
 static const struct allocator allocators[] = {ALLOCATORS(TABLE_ROW)};
 #define NALLOC (sizeof allocators / sizeof allocators[0])
 
-/* "onesize_mutex" -> "onesize+mutex", "bare_list_mutex" -> "bare-list+mutex" */
+/* "onesize_mutex" -> "onesize+mutex", "bare_list_mutex" -> "bare-list+mutex",
+ * "onesize_check_freed" -> "onesize+check-freed": an underscore is a '+',
+ * except inside the two-word names below. */
 static const char *display(const char *name)
 {
+    static const char *const hyphenated[] = {"bare_list", "check_freed"};
     static char buf[64];
     snprintf(buf, sizeof buf, "%s", name);
-    if (strncmp(buf, "bare_list", 9) == 0)
-        buf[4] = '-';
+    for (size_t h = 0; h < sizeof hyphenated / sizeof hyphenated[0]; h++)
+        for (char *s = strstr(buf, hyphenated[h]); s != NULL; s = strstr(s + 1, hyphenated[h]))
+            s[strcspn(hyphenated[h], "_")] = '-';
     for (char *c = buf; *c; c++)
         if (*c == '_')
             *c = '+';
@@ -803,6 +897,7 @@ static enum row_state verify_row(size_t i, bool say)
 static void verify_rows(bool say)
 {
     am_onesize_pthread_set_crit(&adapter_cfg, &os_mtx);
+    am_onesize_pthread_set_sync(&sync_cfg, &os_sync_obj);
     for (size_t i = 0; i < NALLOC; i++)
         row_state[i] = verify_row(i, say);
 }
