@@ -52,7 +52,8 @@
 
 #define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
-enum { BURST = 1000, MAX_THREADS = 64, RING = 1024, KEEP_DEFAULT = 4, MAX_KEEP = 16 };
+enum { BURST = 1000, MAX_THREADS = 64, RING = 1024, KEEP_DEFAULT = 4, MAX_KEEP = 16, MAX_SIZES = 8 };
+enum { MAX_SIZE = 4096 }; /* --sizes: the threaded cases map 65 024 blocks per pool */
 
 /* What the standalone loop writes to each block before freeing it (--touch):
  * by default its first byte, as a program would. */
@@ -66,6 +67,8 @@ static struct {
     int keep; /* blocks each single-thread case keeps allocated: see KEEP_BEGIN */
     unsigned threads;
     const char *filter, *csv;
+    size_t sizes[MAX_SIZES]; /* block sizes from --sizes; nsizes 0: each mode's default */
+    int nsizes;
     FILE *csvf;
     bool tty;
 } cfg;
@@ -1223,7 +1226,7 @@ static void empty_loop(size_t iters)
  * and collection on only between the client requests around its measured
  * loop. Valgrind's own messages go to /dev/null; the child's stderr is ours.
  * -1 if it failed; *status is its exit status. */
-static long long callgrind_count(const char *mode, const char *name, size_t iters, int *status)
+static long long callgrind_count(const char *mode, const char *name, size_t iters, size_t size, int *status)
 {
     char out[] = "/tmp/amonesize-bench-cg-XXXXXX";
     int fd = mkstemp(out);
@@ -1231,9 +1234,10 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
     if (fd < 0)
         return -1;
     close(fd);
-    char outopt[64], itersarg[32], keeparg[16], touch[16], sink[4096];
+    char outopt[64], itersarg[32], keeparg[16], touch[16], sizearg[24], sink[4096];
     snprintf(outopt, sizeof outopt, "--callgrind-out-file=%s", out);
     snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    snprintf(sizearg, sizeof sizearg, "%zu", size);
     snprintf(keeparg, sizeof keeparg, "%d", cfg.keep);
     snprintf(touch, sizeof touch, "%s", touch_names[cfg.touch]);
     char *argv[] = {"valgrind",
@@ -1253,6 +1257,8 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
                     keeparg,
                     "--touch",
                     touch,
+                    "--sizes",
+                    sizearg,
                     NULL};
     *status = run_child(argv, sink, sizeof sink);
     long long total = -1;
@@ -1270,33 +1276,64 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
     return *status == 0 ? total : -1;
 }
 
+/* --callgrind: every row at each block size of --sizes (default 64 bytes),
+ * one column per size. */
 static int run_callgrind(void)
 {
     const size_t iters = 100000;
     int status;
-    const long long empty = callgrind_count("--callgrind-case", "empty", iters, &status);
+    const long long empty = callgrind_count("--callgrind-case", "empty", iters, 64, &status);
     if (empty < 0) {
         fprintf(stderr,
                 "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
         return 1;
     }
-    printf("instructions per allocate+free pair, single-thread lifo, 64-byte blocks\n"
+    static const size_t default_size = 64;
+    const size_t *sizes = cfg.nsizes != 0 ? cfg.sizes : &default_size;
+    const int nsizes = cfg.nsizes != 0 ? cfg.nsizes : 1;
+    char which[64] = "";
+    for (int s = 0; s < nsizes; s++)
+        snprintf(which + strlen(which), sizeof which - strlen(which), "%s%zu",
+                 s == 0            ? ""
+                 : s == nsizes - 1 ? " and "
+                                   : ", ",
+                 sizes[s]);
+    printf("instructions per allocate+free pair, single-thread lifo, %s-byte blocks\n"
            "(valgrind --tool=callgrind, collection on the measured loop only, %zu pairs,\n"
            " the loop itself (%.2f instructions per iteration) subtracted; calls included)\n\n",
-           iters, (double)empty / (double)iters);
-    printf("  %-20s %12s\n", "allocator", "instructions");
+           which, iters, (double)empty / (double)iters);
+    printf("  %-20s", "allocator");
+    for (int s = 0; s < nsizes; s++) {
+        char head[24];
+        snprintf(head, sizeof head, "%zu B", sizes[s]);
+        printf(" %10s", head);
+    }
+    printf("\n");
     for (size_t i = 0; i < NALLOC; i++) {
-        if (!row_ok(&allocators[i]) || !wanted("lifo", allocators[i].name, 64))
+        bool any = false;
+        for (int s = 0; s < nsizes; s++)
+            any |= row_ok(&allocators[i]) && wanted("lifo", allocators[i].name, sizes[s]);
+        if (!any)
             continue;
-        const long long n = callgrind_count("--callgrind-case", allocators[i].name, iters, &status);
-        if (n < 0)
-            printf("  %-20s %12s\n", display(allocators[i].name), "failed");
-        else
-            printf("  %-20s %12.1f\n", display(allocators[i].name), (double)(n - empty) / (double)iters);
-        if (cfg.csvf && n >= 0)
-            fprintf(cfg.csvf, "callgrind-lifo,%s,64,0,%.2f\n", display(allocators[i].name),
-                    (double)(n - empty) / (double)iters);
-        fflush(stdout);
+        printf("  %-20s", display(allocators[i].name));
+        for (int s = 0; s < nsizes; s++) {
+            if (!wanted("lifo", allocators[i].name, sizes[s])) {
+                printf(" %10s", "-");
+                continue;
+            }
+            const long long n =
+                callgrind_count("--callgrind-case", allocators[i].name, iters, sizes[s], &status);
+            const double per = (double)(n - empty) / (double)iters;
+            if (n < 0)
+                printf(" %10s", "failed");
+            else
+                printf(" %10.1f", per);
+            if (cfg.csvf && n >= 0)
+                fprintf(cfg.csvf, "callgrind-lifo,%s,%zu,0,%.2f\n", display(allocators[i].name), sizes[s],
+                        per);
+            fflush(stdout);
+        }
+        printf("\n");
     }
     return 0;
 }
@@ -1309,9 +1346,10 @@ static int callgrind_case(const char *name, size_t iters)
         verify_row((size_t)(a - allocators), true);
         return 1;
     }
-    cur_size = 64;
-    pools_make(64, 4 * BURST);
-    bare_make(64, 4 * BURST);
+    /* The block size: the first of --sizes, else 64 bytes. */
+    cur_size = cfg.nsizes != 0 ? cfg.sizes[0] : 64;
+    pools_make(cur_size, 4 * BURST);
+    bare_make(cur_size, 4 * BURST);
     if (strcmp(name, "empty") == 0)
         empty_loop(iters);
     else if (a != NULL)
@@ -1485,7 +1523,7 @@ static double standalone_ns(const char *name, size_t iters, int reps, char *why,
 static double standalone_instr(const char *name, size_t iters, long long empty)
 {
     int status;
-    const long long n = callgrind_count("--standalone-child", name, iters, &status);
+    const long long n = callgrind_count("--standalone-child", name, iters, 64, &status);
     if (status == EXIT_NOT_FOUND)
         return 0;
     return n < 0 ? -1 : (double)(n - empty) / (double)iters;
@@ -1496,7 +1534,7 @@ static int run_standalone(const char *name, bool callgrind, size_t iters)
     char why[256] = "";
     if (callgrind) {
         int status;
-        const long long empty = callgrind_count("--standalone-child", "empty", iters, &status);
+        const long long empty = callgrind_count("--standalone-child", "empty", iters, 64, &status);
         if (empty < 0) {
             fprintf(stderr,
                     "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
@@ -1553,8 +1591,8 @@ static int run_crosscheck(void)
     const size_t iters = 100000, titers = 2000000;
     const int reps = cfg.reps;
     int status, flagged = 0;
-    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, &status);
-    const long long sempty = callgrind_count("--standalone-child", "empty", iters, &status);
+    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, 64, &status);
+    const long long sempty = callgrind_count("--standalone-child", "empty", iters, 64, &status);
     if (bempty < 0 || sempty < 0) {
         fprintf(stderr,
                 "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
@@ -1588,7 +1626,7 @@ static int run_crosscheck(void)
                    st == ROW_REFUSED || comp == NULL ? "" : comp->why);
             continue;
         }
-        const long long b = callgrind_count("--callgrind-case", name, iters, &status);
+        const long long b = callgrind_count("--callgrind-case", name, iters, 64, &status);
         const double bi = b < 0 ? -1 : (double)(b - bempty) / (double)iters;
         const double si = standalone_instr(name, iters, sempty);
         /* Timed in turns, one repetition each, so that the machine's load
@@ -1645,34 +1683,36 @@ static bool filter_names(const char *alloc)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
-            "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck] [--keep N]\n"
-            "                       [--touch byte|word|none]\n"
-            "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
-            "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
-            "  --threads N   threads for 'contended' (default: online CPUs)\n"
-            "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
-            "                e.g. --filter lifo/ or --filter /64\n"
-            "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
-            "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
-            "  --list        every row, each function it calls and the file that resolves to;\n"
-            "                exit status 1 if a row that could be loaded is refused\n"
-            "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
-            "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
-            "                --callgrind instructions per pair\n"
-            "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
-            "                --standalone; exit status 1 if any differ by more than 20%%\n"
-            "  --keep N      blocks every single-thread case (lifo, burst, scale, --callgrind and\n"
-            "                the --standalone loop alike) allocates before its measured loop and\n"
-            "                frees after it, so that no allocator is measured with nothing else\n"
-            "                live (mimalloc would retire its page on every free); default %d,\n"
-            "                0 to measure that degenerate state; at most %d\n"
-            "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
-            "                its first byte (default), its first word, or nothing\n"
-            "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
-            "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
-            KEEP_DEFAULT, MAX_KEEP);
+    fprintf(
+        f,
+        "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
+        "                       [--sizes LIST] [--callgrind] [--list] [--standalone NAME] [--crosscheck]\n"
+        "                       [--keep N] [--touch byte|word|none]\n"
+        "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
+        "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
+        "  --threads N   threads for 'contended' (default: online CPUs)\n"
+        "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
+        "                e.g. --filter lifo/ or --filter /64\n"
+        "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
+        "  --sizes LIST  block sizes, e.g. 16,64,256 (the default; --quick: 64; --callgrind: 64)\n"
+        "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
+        "  --list        every row, each function it calls and the file that resolves to;\n"
+        "                exit status 1 if a row that could be loaded is refused\n"
+        "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
+        "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
+        "                --callgrind instructions per pair\n"
+        "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
+        "                --standalone; exit status 1 if any differ by more than 20%%\n"
+        "  --keep N      blocks every single-thread case (lifo, burst, scale, --callgrind and\n"
+        "                the --standalone loop alike) allocates before its measured loop and\n"
+        "                frees after it, so that no allocator is measured with nothing else\n"
+        "                live (mimalloc would retire its page on every free); default %d,\n"
+        "                0 to measure that degenerate state; at most %d\n"
+        "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
+        "                its first byte (default), its first word, or nothing\n"
+        "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
+        "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
+        KEEP_DEFAULT, MAX_KEEP);
 }
 
 int main(int argc, char **argv)
@@ -1692,6 +1732,7 @@ int main(int argc, char **argv)
         O_CROSSCHECK,
         O_KEEP,
         O_TOUCH,
+        O_SIZES,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -1709,6 +1750,7 @@ int main(int argc, char **argv)
         {"crosscheck", no_argument, NULL, O_CROSSCHECK},
         {"keep", required_argument, NULL, O_KEEP},
         {"touch", required_argument, NULL, O_TOUCH},
+        {"sizes", required_argument, NULL, O_SIZES},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1796,6 +1838,26 @@ int main(int argc, char **argv)
             cfg.touch = (enum touch)t;
             break;
         }
+        case O_SIZES: {
+            cfg.nsizes = 0;
+            for (const char *s = optarg;;) {
+                char *end;
+                errno = 0;
+                const unsigned long long v = strtoull(s, &end, 10);
+                if (end == s || errno != 0 || v < 1 || v > MAX_SIZE || cfg.nsizes == MAX_SIZES ||
+                    (*end != ',' && *end != '\0')) {
+                    fprintf(stderr,
+                            "amonesize-bench: --sizes takes up to %d sizes of 1..%d bytes, e.g. 16,64,256\n",
+                            MAX_SIZES, MAX_SIZE);
+                    return 2;
+                }
+                cfg.sizes[cfg.nsizes++] = (size_t)v;
+                if (*end == '\0')
+                    break;
+                s = end + 1;
+            }
+            break;
+        }
         case O_HELP:
             usage(stdout);
             return 0;
@@ -1854,14 +1916,13 @@ int main(int argc, char **argv)
         return r != 0 ? r : refused_named ? 1 : 0;
     }
 
-    static const size_t sizes[] = {16, 64, 256};
+    static const size_t all_sizes[] = {16, 64, 256}, quick_sizes[] = {64};
+    const size_t *sizes = cfg.nsizes != 0 ? cfg.sizes : cfg.quick ? quick_sizes : all_sizes;
+    const int nsizes = cfg.nsizes != 0 ? cfg.nsizes : cfg.quick ? 1 : 3;
     const char *patterns[] = {"lifo", "burst", "contended", "handoff"};
     for (size_t p = 0; p < 4; p++)
-        for (size_t s = 0; s < 3; s++) {
-            if (cfg.quick && s != 1)
-                continue; /* quick: 64-byte blocks only */
+        for (int s = 0; s < nsizes; s++)
             run_case(patterns[p], sizes[s]);
-        }
     run_scale();
     if (cfg.csvf)
         fclose(cfg.csvf);
