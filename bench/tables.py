@@ -381,7 +381,8 @@ def over(r, goal):
     if r <= goal:
         return "met"
     got, allowed = (r - 1) * 100, (goal - 1) * 100
-    return f"missed by {got - allowed:.0f} points: +{got:.0f}% against +{allowed:.0f}% allowed"
+    d = 0 if got - allowed >= 10 else 1  # near the ceiling, a tenth: never "missed by 0"
+    return f"missed by {got - allowed:.{d}f} points: +{got:.{d}f}% against +{allowed:.0f}% allowed"
 
 
 HARDENED = ("onesize", "onesize+state", "onesize+check-freed", "onesize+hardened")
