@@ -309,12 +309,13 @@ static void pools_make(size_t bsize, size_t nblocks)
 }
 
 /* Whether a pool's counters say every block came back and nothing was
- * rejected, damaged or retired. */
+ * rejected, damaged or retired (and that they were read: a pool has blocks). */
 static bool stats_clean(const struct am_onesize_stats *st)
 {
-    return st->nfree == st->nblocks && st->allocations == st->frees + st->freed_by_free_all &&
-           !st->rejected_double && !st->rejected_interior && !st->rejected_outside &&
-           !st->rejected_never_allocated && !st->corruptions && !st->retired && !st->freed_writes;
+    return st->nblocks != 0 && st->nfree == st->nblocks &&
+           st->allocations == st->frees + st->freed_by_free_all && !st->rejected_double &&
+           !st->rejected_interior && !st->rejected_outside && !st->rejected_never_allocated &&
+           !st->corruptions && !st->retired && !st->freed_writes;
 }
 
 static void pools_drop(void)
