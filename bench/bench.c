@@ -39,6 +39,7 @@
 #include "amonesize.h"
 #include "amonesize_cache.h"
 #include "amonesize_pthread.h"
+#include "amonesize_shared.h"
 
 #if defined(HAVE_VALGRIND_H)
 #include <valgrind/callgrind.h>
@@ -51,7 +52,8 @@
 
 #define ESCAPE(p) __asm__ volatile("" : : "r"(p) : "memory")
 
-enum { BURST = 1000, MAX_THREADS = 64, RING = 1024, KEEP_DEFAULT = 4, MAX_KEEP = 16 };
+enum { BURST = 1000, MAX_THREADS = 64, RING = 1024, KEEP_DEFAULT = 4, MAX_KEEP = 16, MAX_SIZES = 8 };
+enum { MAX_SIZE = 4096 }; /* --sizes: the threaded cases map 65 024 blocks per pool */
 
 /* What the standalone loop writes to each block before freeing it (--touch):
  * by default its first byte, as a program would. */
@@ -65,6 +67,8 @@ static struct {
     int keep; /* blocks each single-thread case keeps allocated: see KEEP_BEGIN */
     unsigned threads;
     const char *filter, *csv;
+    size_t sizes[MAX_SIZES]; /* block sizes from --sizes; nsizes 0: each mode's default */
+    int nsizes;
     FILE *csvf;
     bool tty;
 } cfg;
@@ -190,7 +194,12 @@ static void reserve_static_tls(char **argv)
 
 /* ---- onesize pools ------------------------------------------------------ */
 
-static struct am_onesize os_plain, os_mutex, os_spin;
+/* One pool per onesize row. The private ones share one mapping (the state
+ * bitmaps of the hardened ones after the pools); the shared one has a
+ * MAP_SHARED mapping of its own, as processes sharing it would. */
+static struct am_onesize os_plain, os_mutex, os_spin, os_sync, os_state, os_check, os_hard;
+static struct am_onesize_pthread os_sync_obj; /* os_sync's mutex and condition variable */
+static struct am_onesize_shared os_shared;    /* this process's handle on the shared pool */
 /* Each thread's cache in front of the mutex pool ("onesize+cache"). */
 static _Thread_local struct am_onesize_cache tl_cache;
 
@@ -206,8 +215,8 @@ static void cache_end(void)
 }
 static pthread_mutex_t os_mtx = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag os_spinlock = ATOMIC_FLAG_INIT;
-static unsigned char *pool_mem;
-static size_t pool_mem_bytes;
+static unsigned char *pool_mem, *shared_mem;
+static size_t pool_mem_bytes, shared_mem_bytes;
 
 static void spin_enter(void *ctx)
 {
@@ -225,47 +234,109 @@ static void spin_exit(void *ctx)
     atomic_flag_clear_explicit(&os_spinlock, memory_order_release);
 }
 
-/* One mapping, cut in three pools: plain, mutex, spin. */
-static void pools_make(size_t bsize, size_t nblocks)
+enum pool_lock { LOCK_NONE, LOCK_MUTEX, LOCK_SPIN, LOCK_SYNC };
+
+/* The private pools: how each is made. */
+static const struct pool_spec {
+    struct am_onesize *os;
+    const char *name;
+    enum pool_lock lock;
+    bool state;     /* a state bitmap (cfg.state) */
+    unsigned flags; /* cfg.flags */
+} pool_specs[] = {
+    {&os_plain, "onesize", LOCK_NONE, false, 0},
+    {&os_mutex, "onesize+mutex", LOCK_MUTEX, false, 0},
+    {&os_spin, "onesize+spin", LOCK_SPIN, false, 0},
+    {&os_sync, "onesize+sync", LOCK_SYNC, false, 0},
+    {&os_state, "onesize+state", LOCK_NONE, true, 0},
+    {&os_check, "onesize+check-freed", LOCK_NONE, false, AM_ONESIZE_CHECK_FREED},
+    {&os_hard, "onesize+hardened", LOCK_NONE, true, AM_ONESIZE_CHECK_FREED},
+};
+#define NPOOLS (sizeof pool_specs / sizeof pool_specs[0])
+
+static void *map_or_die(size_t bytes, int flags)
 {
-    const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
-    pool_mem_bytes = 3 * each;
-    pool_mem = mmap(NULL, pool_mem_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
-    if (pool_mem == MAP_FAILED) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
         perror("mmap");
         exit(1);
     }
-    struct am_onesize_cfg c = {.pool = {pool_mem, each}, .block_size = bsize, .alignment = 16};
-    if (am_onesize_ctor(&os_plain, &c) != 0)
+    return p;
+}
+
+/* Every onesize pool, nblocks blocks of bsize bytes each. */
+static void pools_make(size_t bsize, size_t nblocks)
+{
+    const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
+    const size_t state = (AM_ONESIZE_STATE_SIZE(each, bsize) + 63) & ~(size_t)63;
+    pool_mem_bytes = NPOOLS * (each + state);
+    pool_mem = map_or_die(pool_mem_bytes, MAP_PRIVATE);
+    if (am_onesize_pthread_init(&os_sync_obj) != 0)
         exit(1);
-    c.pool.ptr = pool_mem + each;
-    am_onesize_pthread_set_crit(&c, &os_mtx);
-    if (am_onesize_ctor(&os_mutex, &c) != 0)
+    for (size_t i = 0; i < NPOOLS; i++) {
+        const struct pool_spec *s = &pool_specs[i];
+        struct am_onesize_cfg c = {.pool = {pool_mem + i * each, each}, .block_size = bsize, .alignment = 16};
+        if (s->state)
+            c.state = (struct am_blk){pool_mem + NPOOLS * each + i * state, state};
+        c.flags = s->flags;
+        if (s->lock == LOCK_MUTEX)
+            am_onesize_pthread_set_crit(&c, &os_mtx);
+        else if (s->lock == LOCK_SYNC)
+            am_onesize_pthread_set_sync(&c, &os_sync_obj);
+        else if (s->lock == LOCK_SPIN) {
+            c.crit_enter = spin_enter;
+            c.crit_exit = spin_exit;
+        }
+        if (am_onesize_ctor(s->os, &c) != 0) {
+            fprintf(stderr, "amonesize-bench: %s: am_onesize_ctor failed\n", s->name);
+            exit(1);
+        }
+    }
+    /* The shared pool: laid out in the region, then attached by this process
+     * like any other that maps it. */
+    shared_mem_bytes = am_onesize_shared_size(nblocks, bsize, 16);
+    if (shared_mem_bytes == 0)
         exit(1);
-    c.pool.ptr = pool_mem + 2 * each;
-    c.crit_enter = spin_enter;
-    c.crit_exit = spin_exit;
-    c.crit_ctx = NULL;
-    if (am_onesize_ctor(&os_spin, &c) != 0)
+    shared_mem = map_or_die(shared_mem_bytes, MAP_SHARED);
+    int err = am_onesize_shared_create(shared_mem, shared_mem_bytes, bsize, 16);
+    if (err == 0)
+        err = am_onesize_shared_attach(&os_shared, shared_mem, shared_mem_bytes);
+    if (err != 0) {
+        fprintf(stderr, "amonesize-bench: onesize+shared: %s\n", strerror(-err));
         exit(1);
+    }
     cache_begin(); /* the main thread's, for single-thread cases */
+}
+
+/* Whether a pool's counters say every block came back and nothing was
+ * rejected, damaged or retired (and that they were read: a pool has blocks). */
+static bool stats_clean(const struct am_onesize_stats *st)
+{
+    return st->nblocks != 0 && st->nfree == st->nblocks &&
+           st->allocations == st->frees + st->freed_by_free_all && !st->rejected_double &&
+           !st->rejected_interior && !st->rejected_outside && !st->rejected_never_allocated &&
+           !st->corruptions && !st->retired && !st->freed_writes;
 }
 
 static void pools_drop(void)
 {
-    struct am_onesize *all[] = {&os_plain, &os_mutex, &os_spin};
-    static const char *names[] = {"onesize", "onesize+mutex", "onesize+spin"};
     cache_end();
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < NPOOLS; i++) {
         struct am_onesize_stats st;
-        am_onesize_get_stats(all[i], &st);
-        if (st.nfree != st.nblocks || st.allocations != st.frees + st.freed_by_free_all ||
-            st.rejected_double || st.rejected_interior || st.rejected_outside ||
-            st.rejected_never_allocated || st.corruptions)
-            fail("pool not full at the end, or misuse counted", names[i]);
-        am_onesize_dtor(all[i]);
+        am_onesize_get_stats(pool_specs[i].os, &st);
+        if (!stats_clean(&st) || am_onesize_check(pool_specs[i].os) != 0)
+            fail("pool not full at the end, misuse counted, or its check failed", pool_specs[i].name);
+        am_onesize_dtor(pool_specs[i].os);
     }
+    am_onesize_pthread_destroy(&os_sync_obj);
+    struct am_onesize_stats st;
+    struct am_onesize_shared_stats sst;
+    if (am_onesize_shared_get_stats(&os_shared, &st, &sst) != 0 || !stats_clean(&st) || sst.owners != 1 ||
+        sst.in_transit != 0 || sst.recoveries != 0 || sst.reclaimed != 0 ||
+        am_onesize_shared_check(&os_shared) != 0)
+        fail("pool not full at the end, misuse counted, or its check failed", "onesize+shared");
+    am_onesize_shared_detach(&os_shared);
+    munmap(shared_mem, shared_mem_bytes);
     munmap(pool_mem, pool_mem_bytes);
 }
 
@@ -401,21 +472,44 @@ static size_t cur_size; /* the request size of the case being run */
 #define LOCKED_CALLS  ONESIZE_CALLS
 #define CACHE_CALLS   FN(am_onesize_cache_allocate, ONESIZE_SO) FN(am_onesize_cache_free, ONESIZE_SO)
 #endif
-/* The callbacks am_onesize_pthread_set_crit() installs, as pools_make() uses it. */
-static struct am_onesize_cfg adapter_cfg;
+/* The callbacks am_onesize_pthread_set_crit() and am_onesize_pthread_set_sync()
+ * install, as pools_make() uses them (crit_notify runs only while a thread
+ * waits, which no case does; it is checked all the same). */
+static struct am_onesize_cfg adapter_cfg, sync_cfg;
 #define ADAPTER_CALLS                                                                                        \
     PTR("crit_enter (pthread adapter)", adapter_cfg.crit_enter, ONESIZE_SO)                                  \
     PTR("crit_exit (pthread adapter)", adapter_cfg.crit_exit, ONESIZE_SO)
+#define SYNC_CALLS                                                                                           \
+    PTR("crit_enter (pthread sync)", sync_cfg.crit_enter, ONESIZE_SO)                                        \
+    PTR("crit_exit (pthread sync)", sync_cfg.crit_exit, ONESIZE_SO)                                          \
+    PTR("crit_notify (pthread sync)", sync_cfg.crit_notify, ONESIZE_SO)
 
 /* Each allocator: name, thread-safe, local declarations, allocate
- * expression, free statement, the functions it calls. */
+ * expression, free statement, the functions it calls. The hardened pools
+ * (state bitmap, checked fill, both) are unlocked, for one thread. The
+ * shared pool runs the single-thread cases only: <amonesize_shared.h> says a
+ * handle belongs to a process, not that threads of that process may share
+ * one (and a second attach from the same process is refused), so two
+ * threads on one handle would measure something the header does not
+ * promise. */
 #define ALLOCATORS(X)                                                                                        \
     X(onesize, 0, NO_FNS, am_onesize_allocate(&os_plain, cur_size), am_onesize_free(&os_plain, p),           \
+      ONESIZE_CALLS)                                                                                         \
+    X(onesize_state, 0, NO_FNS, am_onesize_allocate(&os_state, cur_size), am_onesize_free(&os_state, p),     \
+      ONESIZE_CALLS)                                                                                         \
+    X(onesize_check_freed, 0, NO_FNS, am_onesize_allocate(&os_check, cur_size),                              \
+      am_onesize_free(&os_check, p), ONESIZE_CALLS)                                                          \
+    X(onesize_hardened, 0, NO_FNS, am_onesize_allocate(&os_hard, cur_size), am_onesize_free(&os_hard, p),    \
       ONESIZE_CALLS)                                                                                         \
     X(onesize_cache, 1, NO_FNS, am_onesize_cache_allocate(&tl_cache, cur_size),                              \
       am_onesize_cache_free(&tl_cache, p), CACHE_CALLS)                                                      \
     X(onesize_mutex, 1, NO_FNS, am_onesize_allocate(&os_mutex, cur_size), am_onesize_free(&os_mutex, p),     \
       LOCKED_CALLS ADAPTER_CALLS)                                                                            \
+    X(onesize_sync, 1, NO_FNS, am_onesize_allocate(&os_sync, cur_size), am_onesize_free(&os_sync, p),        \
+      LOCKED_CALLS SYNC_CALLS)                                                                               \
+    X(onesize_shared, 0, NO_FNS, am_onesize_shared_allocate(&os_shared, cur_size),                           \
+      am_onesize_shared_free(&os_shared, p),                                                                 \
+      FN(am_onesize_shared_allocate, ONESIZE_SO) FN(am_onesize_shared_free, ONESIZE_SO))                     \
     X(onesize_spin, 1, NO_FNS, am_onesize_allocate(&os_spin, cur_size), am_onesize_free(&os_spin, p),        \
       LOCKED_CALLS FN(spin_enter, SELF_EXE) FN(spin_exit, SELF_EXE))                                         \
     X(bare_list, 0, NO_FNS, bare_alloc(), bare_free(p), )                                                    \
@@ -654,7 +748,7 @@ struct call {
     void *addr;        /* where the call goes; NULL while its library is not loaded */
     const char *file;  /* the file it must be in (see LIBC_SO), SELF_EXE for this executable */
 };
-enum { MAX_CALLS = 8 };
+enum { MAX_CALLS = 10 };
 
 /* A function called by name resolves, in this position-independent executable
  * (bench/meson.build asks for one), to its address as the process binds it:
@@ -697,13 +791,17 @@ struct allocator {
 static const struct allocator allocators[] = {ALLOCATORS(TABLE_ROW)};
 #define NALLOC (sizeof allocators / sizeof allocators[0])
 
-/* "onesize_mutex" -> "onesize+mutex", "bare_list_mutex" -> "bare-list+mutex" */
+/* "onesize_mutex" -> "onesize+mutex", "bare_list_mutex" -> "bare-list+mutex",
+ * "onesize_check_freed" -> "onesize+check-freed": an underscore is a '+',
+ * except inside the two-word names below. */
 static const char *display(const char *name)
 {
+    static const char *const hyphenated[] = {"bare_list", "check_freed"};
     static char buf[64];
     snprintf(buf, sizeof buf, "%s", name);
-    if (strncmp(buf, "bare_list", 9) == 0)
-        buf[4] = '-';
+    for (size_t h = 0; h < sizeof hyphenated / sizeof hyphenated[0]; h++)
+        for (char *s = strstr(buf, hyphenated[h]); s != NULL; s = strstr(s + 1, hyphenated[h]))
+            s[strcspn(hyphenated[h], "_")] = '-';
     for (char *c = buf; *c; c++)
         if (*c == '_')
             *c = '+';
@@ -803,6 +901,7 @@ static enum row_state verify_row(size_t i, bool say)
 static void verify_rows(bool say)
 {
     am_onesize_pthread_set_crit(&adapter_cfg, &os_mtx);
+    am_onesize_pthread_set_sync(&sync_cfg, &os_sync_obj);
     for (size_t i = 0; i < NALLOC; i++)
         row_state[i] = verify_row(i, say);
 }
@@ -1128,7 +1227,7 @@ static void empty_loop(size_t iters)
  * and collection on only between the client requests around its measured
  * loop. Valgrind's own messages go to /dev/null; the child's stderr is ours.
  * -1 if it failed; *status is its exit status. */
-static long long callgrind_count(const char *mode, const char *name, size_t iters, int *status)
+static long long callgrind_count(const char *mode, const char *name, size_t iters, size_t size, int *status)
 {
     char out[] = "/tmp/amonesize-bench-cg-XXXXXX";
     int fd = mkstemp(out);
@@ -1136,9 +1235,10 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
     if (fd < 0)
         return -1;
     close(fd);
-    char outopt[64], itersarg[32], keeparg[16], touch[16], sink[4096];
+    char outopt[64], itersarg[32], keeparg[16], touch[16], sizearg[24], sink[4096];
     snprintf(outopt, sizeof outopt, "--callgrind-out-file=%s", out);
     snprintf(itersarg, sizeof itersarg, "%zu", iters);
+    snprintf(sizearg, sizeof sizearg, "%zu", size);
     snprintf(keeparg, sizeof keeparg, "%d", cfg.keep);
     snprintf(touch, sizeof touch, "%s", touch_names[cfg.touch]);
     char *argv[] = {"valgrind",
@@ -1158,6 +1258,8 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
                     keeparg,
                     "--touch",
                     touch,
+                    "--sizes",
+                    sizearg,
                     NULL};
     *status = run_child(argv, sink, sizeof sink);
     long long total = -1;
@@ -1175,33 +1277,64 @@ static long long callgrind_count(const char *mode, const char *name, size_t iter
     return *status == 0 ? total : -1;
 }
 
+/* --callgrind: every row at each block size of --sizes (default 64 bytes),
+ * one column per size. */
 static int run_callgrind(void)
 {
     const size_t iters = 100000;
     int status;
-    const long long empty = callgrind_count("--callgrind-case", "empty", iters, &status);
+    const long long empty = callgrind_count("--callgrind-case", "empty", iters, 64, &status);
     if (empty < 0) {
         fprintf(stderr,
                 "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
         return 1;
     }
-    printf("instructions per allocate+free pair, single-thread lifo, 64-byte blocks\n"
+    static const size_t default_size = 64;
+    const size_t *sizes = cfg.nsizes != 0 ? cfg.sizes : &default_size;
+    const int nsizes = cfg.nsizes != 0 ? cfg.nsizes : 1;
+    char which[64] = "";
+    for (int s = 0; s < nsizes; s++)
+        snprintf(which + strlen(which), sizeof which - strlen(which), "%s%zu",
+                 s == 0            ? ""
+                 : s == nsizes - 1 ? " and "
+                                   : ", ",
+                 sizes[s]);
+    printf("instructions per allocate+free pair, single-thread lifo, %s-byte blocks\n"
            "(valgrind --tool=callgrind, collection on the measured loop only, %zu pairs,\n"
            " the loop itself (%.2f instructions per iteration) subtracted; calls included)\n\n",
-           iters, (double)empty / (double)iters);
-    printf("  %-20s %12s\n", "allocator", "instructions");
+           which, iters, (double)empty / (double)iters);
+    printf("  %-20s", "allocator");
+    for (int s = 0; s < nsizes; s++) {
+        char head[24];
+        snprintf(head, sizeof head, "%zu B", sizes[s]);
+        printf(" %10s", head);
+    }
+    printf("\n");
     for (size_t i = 0; i < NALLOC; i++) {
-        if (!row_ok(&allocators[i]) || !wanted("lifo", allocators[i].name, 64))
+        bool any = false;
+        for (int s = 0; s < nsizes; s++)
+            any |= row_ok(&allocators[i]) && wanted("lifo", allocators[i].name, sizes[s]);
+        if (!any)
             continue;
-        const long long n = callgrind_count("--callgrind-case", allocators[i].name, iters, &status);
-        if (n < 0)
-            printf("  %-20s %12s\n", display(allocators[i].name), "failed");
-        else
-            printf("  %-20s %12.1f\n", display(allocators[i].name), (double)(n - empty) / (double)iters);
-        if (cfg.csvf && n >= 0)
-            fprintf(cfg.csvf, "callgrind-lifo,%s,64,0,%.2f\n", display(allocators[i].name),
-                    (double)(n - empty) / (double)iters);
-        fflush(stdout);
+        printf("  %-20s", display(allocators[i].name));
+        for (int s = 0; s < nsizes; s++) {
+            if (!wanted("lifo", allocators[i].name, sizes[s])) {
+                printf(" %10s", "-");
+                continue;
+            }
+            const long long n =
+                callgrind_count("--callgrind-case", allocators[i].name, iters, sizes[s], &status);
+            const double per = (double)(n - empty) / (double)iters;
+            if (n < 0)
+                printf(" %10s", "failed");
+            else
+                printf(" %10.1f", per);
+            if (cfg.csvf && n >= 0)
+                fprintf(cfg.csvf, "callgrind-lifo,%s,%zu,0,%.2f\n", display(allocators[i].name), sizes[s],
+                        per);
+            fflush(stdout);
+        }
+        printf("\n");
     }
     return 0;
 }
@@ -1214,9 +1347,10 @@ static int callgrind_case(const char *name, size_t iters)
         verify_row((size_t)(a - allocators), true);
         return 1;
     }
-    cur_size = 64;
-    pools_make(64, 4 * BURST);
-    bare_make(64, 4 * BURST);
+    /* The block size: the first of --sizes, else 64 bytes. */
+    cur_size = cfg.nsizes != 0 ? cfg.sizes[0] : 64;
+    pools_make(cur_size, 4 * BURST);
+    bare_make(cur_size, 4 * BURST);
     if (strcmp(name, "empty") == 0)
         empty_loop(iters);
     else if (a != NULL)
@@ -1390,7 +1524,7 @@ static double standalone_ns(const char *name, size_t iters, int reps, char *why,
 static double standalone_instr(const char *name, size_t iters, long long empty)
 {
     int status;
-    const long long n = callgrind_count("--standalone-child", name, iters, &status);
+    const long long n = callgrind_count("--standalone-child", name, iters, 64, &status);
     if (status == EXIT_NOT_FOUND)
         return 0;
     return n < 0 ? -1 : (double)(n - empty) / (double)iters;
@@ -1401,7 +1535,7 @@ static int run_standalone(const char *name, bool callgrind, size_t iters)
     char why[256] = "";
     if (callgrind) {
         int status;
-        const long long empty = callgrind_count("--standalone-child", "empty", iters, &status);
+        const long long empty = callgrind_count("--standalone-child", "empty", iters, 64, &status);
         if (empty < 0) {
             fprintf(stderr,
                     "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
@@ -1458,8 +1592,8 @@ static int run_crosscheck(void)
     const size_t iters = 100000, titers = 2000000;
     const int reps = cfg.reps;
     int status, flagged = 0;
-    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, &status);
-    const long long sempty = callgrind_count("--standalone-child", "empty", iters, &status);
+    const long long bempty = callgrind_count("--callgrind-case", "empty", iters, 64, &status);
+    const long long sempty = callgrind_count("--standalone-child", "empty", iters, 64, &status);
     if (bempty < 0 || sempty < 0) {
         fprintf(stderr,
                 "amonesize-bench: could not run valgrind --tool=callgrind (is valgrind installed?)\n");
@@ -1493,7 +1627,7 @@ static int run_crosscheck(void)
                    st == ROW_REFUSED || comp == NULL ? "" : comp->why);
             continue;
         }
-        const long long b = callgrind_count("--callgrind-case", name, iters, &status);
+        const long long b = callgrind_count("--callgrind-case", name, iters, 64, &status);
         const double bi = b < 0 ? -1 : (double)(b - bempty) / (double)iters;
         const double si = standalone_instr(name, iters, sempty);
         /* Timed in turns, one repetition each, so that the machine's load
@@ -1550,34 +1684,36 @@ static bool filter_names(const char *alloc)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
-            "                       [--callgrind] [--list] [--standalone NAME] [--crosscheck] [--keep N]\n"
-            "                       [--touch byte|word|none]\n"
-            "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
-            "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
-            "  --threads N   threads for 'contended' (default: online CPUs)\n"
-            "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
-            "                e.g. --filter lifo/ or --filter /64\n"
-            "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
-            "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
-            "  --list        every row, each function it calls and the file that resolves to;\n"
-            "                exit status 1 if a row that could be loaded is refused\n"
-            "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
-            "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
-            "                --callgrind instructions per pair\n"
-            "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
-            "                --standalone; exit status 1 if any differ by more than 20%%\n"
-            "  --keep N      blocks every single-thread case (lifo, burst, scale, --callgrind and\n"
-            "                the --standalone loop alike) allocates before its measured loop and\n"
-            "                frees after it, so that no allocator is measured with nothing else\n"
-            "                live (mimalloc would retire its page on every free); default %d,\n"
-            "                0 to measure that degenerate state; at most %d\n"
-            "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
-            "                its first byte (default), its first word, or nothing\n"
-            "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
-            "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
-            KEEP_DEFAULT, MAX_KEEP);
+    fprintf(
+        f,
+        "usage: amonesize-bench [--quick] [--reps N] [--threads N] [--filter TEXT] [--csv FILE]\n"
+        "                       [--sizes LIST] [--callgrind] [--list] [--standalone NAME] [--crosscheck]\n"
+        "                       [--keep N] [--touch byte|word|none]\n"
+        "  --quick       a run under 10 s (fewer iterations and repetitions)\n"
+        "  --reps N      repetitions per case (default 7, quick 5; at least 5 for medians)\n"
+        "  --threads N   threads for 'contended' (default: online CPUs)\n"
+        "  --filter T    only cases whose 'pattern/allocator/size' contains T,\n"
+        "                e.g. --filter lifo/ or --filter /64\n"
+        "  --csv FILE    raw numbers: pattern,allocator,size,repetition,ns_per_pair\n"
+        "  --sizes LIST  block sizes, e.g. 16,64,256 (the default; --quick: 64; --callgrind: 64)\n"
+        "  --callgrind   instructions per allocate+free pair under callgrind, instead of timings\n"
+        "  --list        every row, each function it calls and the file that resolves to;\n"
+        "                exit status 1 if a row that could be loaded is refused\n"
+        "  --standalone NAME  a minimal loop calling only NAME (glibc, mimalloc, jemalloc,\n"
+        "                tcmalloc, onesize) in a fresh process: ns per pair, or with\n"
+        "                --callgrind instructions per pair\n"
+        "  --crosscheck  each competitor's instructions per pair in the benchmark against\n"
+        "                --standalone; exit status 1 if any differ by more than 20%%\n"
+        "  --keep N      blocks every single-thread case (lifo, burst, scale, --callgrind and\n"
+        "                the --standalone loop alike) allocates before its measured loop and\n"
+        "                frees after it, so that no allocator is measured with nothing else\n"
+        "                live (mimalloc would retire its page on every free); default %d,\n"
+        "                0 to measure that degenerate state; at most %d\n"
+        "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
+        "                its first byte (default), its first word, or nothing\n"
+        "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
+        "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
+        KEEP_DEFAULT, MAX_KEEP);
 }
 
 int main(int argc, char **argv)
@@ -1597,6 +1733,7 @@ int main(int argc, char **argv)
         O_CROSSCHECK,
         O_KEEP,
         O_TOUCH,
+        O_SIZES,
         O_HELP
     };
     static const struct option longopts[] = {
@@ -1614,6 +1751,7 @@ int main(int argc, char **argv)
         {"crosscheck", no_argument, NULL, O_CROSSCHECK},
         {"keep", required_argument, NULL, O_KEEP},
         {"touch", required_argument, NULL, O_TOUCH},
+        {"sizes", required_argument, NULL, O_SIZES},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -1701,6 +1839,26 @@ int main(int argc, char **argv)
             cfg.touch = (enum touch)t;
             break;
         }
+        case O_SIZES: {
+            cfg.nsizes = 0;
+            for (const char *s = optarg;;) {
+                char *end;
+                errno = 0;
+                const unsigned long long v = strtoull(s, &end, 10);
+                if (end == s || errno != 0 || v < 1 || v > MAX_SIZE || cfg.nsizes == MAX_SIZES ||
+                    (*end != ',' && *end != '\0')) {
+                    fprintf(stderr,
+                            "amonesize-bench: --sizes takes up to %d sizes of 1..%d bytes, e.g. 16,64,256\n",
+                            MAX_SIZES, MAX_SIZE);
+                    return 2;
+                }
+                cfg.sizes[cfg.nsizes++] = (size_t)v;
+                if (*end == '\0')
+                    break;
+                s = end + 1;
+            }
+            break;
+        }
         case O_HELP:
             usage(stdout);
             return 0;
@@ -1759,14 +1917,13 @@ int main(int argc, char **argv)
         return r != 0 ? r : refused_named ? 1 : 0;
     }
 
-    static const size_t sizes[] = {16, 64, 256};
+    static const size_t all_sizes[] = {16, 64, 256}, quick_sizes[] = {64};
+    const size_t *sizes = cfg.nsizes != 0 ? cfg.sizes : cfg.quick ? quick_sizes : all_sizes;
+    const int nsizes = cfg.nsizes != 0 ? cfg.nsizes : cfg.quick ? 1 : 3;
     const char *patterns[] = {"lifo", "burst", "contended", "handoff"};
     for (size_t p = 0; p < 4; p++)
-        for (size_t s = 0; s < 3; s++) {
-            if (cfg.quick && s != 1)
-                continue; /* quick: 64-byte blocks only */
+        for (int s = 0; s < nsizes; s++)
             run_case(patterns[p], sizes[s]);
-        }
     run_scale();
     if (cfg.csvf)
         fclose(cfg.csvf);

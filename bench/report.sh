@@ -7,10 +7,11 @@
 # on a machine that is otherwise idle (the document records the load average
 # before and after). It builds the current tree and the 0.1 release through
 # bench/compare.sh, then runs the current benchmark: one full run, the
-# callgrind counts (with blocks kept live and without), the cross-check, the
-# standalone loop with each way of touching the block, and callgrind's
-# per-function counts for the rows the targets name. Needs git, meson, ninja,
-# python3, valgrind (callgrind_annotate); about half an hour on 2 cores.
+# callgrind counts (at 16, 64 and 256 bytes, and with no block kept live), the
+# cross-check, the standalone loop with each way of touching the block, and
+# callgrind's per-function counts for the rows the targets name (issues 11,
+# 14 and 15). Needs git, meson, ninja, python3, valgrind (callgrind_annotate);
+# about forty minutes on 2 cores.
 set -eu
 
 usage() {
@@ -61,6 +62,19 @@ else
 fi
 trap 'exit 130' INT TERM
 tables() { python3 "$here/tables.py" "$@"; }
+# Profiles side by side, the engine's inline code by its function:
+# [--what-if] "labels" row...
+breakdown() {
+    opt=
+    [ "$1" != --what-if ] || { opt=$1; shift; }
+    labels=$1
+    shift
+    files=
+    for r in "$@"; do files="$files $work/cg-$r-keep4.out"; done
+    # shellcheck disable=SC2086
+    tables breakdown "$cgiters" --files $files --labels $labels --source "$work"/src/inline.h \
+        "$work"/src/lock.h "$work"/src/internal.h $opt
+}
 say() { echo "report: $*" >&2; }
 load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
 
@@ -76,7 +90,7 @@ measure() {
     # shellcheck disable=SC2086
     "$B" $quick --reps "$reps" --csv "$work/full.csv" >"$work/full.txt"
     say "instruction counts"
-    "$B" --callgrind --csv "$work/cg.csv" >"$work/cg.txt"
+    "$B" --callgrind --sizes 16,64,256 --csv "$work/cg.csv" >"$work/cg.txt"
     "$B" --callgrind --keep 0 --csv "$work/cg0.csv" >"$work/cg0.txt"
     say "cross-check"
     xstatus=0
@@ -106,10 +120,14 @@ measure() {
             --callgrind-out-file="$work/cg-$1-keep$2.out" "$B" --callgrind-case "$1" --iterations "$cgiters" \
             --reps 1 --keep "$2" >/dev/null
     }
-    for row in onesize onesize_mutex bare_list_mutex mimalloc; do
+    for row in onesize onesize_mutex bare_list_mutex mimalloc onesize_state onesize_check_freed \
+        onesize_hardened onesize_sync onesize_shared; do
         profile "$row" 4
     done
     profile mimalloc 0
+    # The sources whose inline functions the breakdowns name, as measured.
+    mkdir -p "$work/src"
+    cp "$src/include/amonesize/inline.h" "$src/lib/lock.h" "$src/lib/internal.h" "$work/src/"
     load_after=$(load)
     # What the document needs to say about the run, for --render.
     cat >"$work/meta" <<META
@@ -174,8 +192,15 @@ Timings move with the machine's load; instruction counts do not.
 
 - **Rows.** \`onesize\`: a pool without locking. \`onesize+cache\`: a per-thread cache
   (\`amonesize_cache.h\`) in front of a mutex pool. \`onesize+mutex\`: a pool locked
-  by the pthread adapter (\`am_onesize_pthread_set_crit()\`). \`onesize+spin\`: a pool
-  locked by the benchmark's own spin-lock callbacks. \`bare-list\`: an unchecked
+  by the pthread adapter (\`am_onesize_pthread_set_crit()\`). \`onesize+sync\`: the same
+  with a mutex and a condition variable (\`am_onesize_pthread_set_sync()\`), a pool that
+  can wait. \`onesize+spin\`: a pool locked by the benchmark's own spin-lock callbacks.
+  \`onesize+state\`, \`onesize+check-freed\`, \`onesize+hardened\`: unlocked pools in the
+  hardened mode, with a state bitmap (\`cfg.state\`), with freed blocks filled and
+  checked (\`AM_ONESIZE_CHECK_FREED\`), and with both. \`onesize+shared\`: a pool shared
+  between processes (\`amonesize_shared.h\`), laid out in an \`mmap\`ed
+  \`MAP_SHARED | MAP_ANONYMOUS\` region and attached by the benchmark process; it
+  runs the single-thread cases only (see "Shared pools"). \`bare-list\`: an unchecked
   free list, no lock; \`bare-list+mutex\`: the same behind a \`pthread_mutex_t\`
   locked inline, the floor \`onesize+mutex\` is held to; \`bare-list+callbacks\`: the
   same list locked through the adapter's callbacks called through pointers.
@@ -209,7 +234,7 @@ Timings move with the machine's load; instruction counts do not.
   range. The benchmark checks its own work: every block handed out is written
   or checked, every pool must end full; a failed check voids the run.
 - **Instructions.** \`valgrind --tool=callgrind\`, collection on the measured
-  lifo loop only (64-byte blocks, 100 000 pairs, after 1 000 pairs of warm-up),
+  lifo loop only (16, 64 and 256-byte blocks, 100 000 pairs, after 1 000 pairs of warm-up),
   the cost of an empty loop subtracted, calls included. Deterministic: the
   figures to compare across machines and commits. Hardware counters are not
   available on this machine (\`perf stat -e instructions\` reports them as not
@@ -244,7 +269,8 @@ bench/compare.sh                           # 0.1 against the current tree, in tu
 bench/report.sh > docs/performance.md      # everything on this page
 \`\`\`
 
-\`meson test --suite bench\` runs \`--list\` and \`--quick\` as a self-check (every row
+\`--sizes 16,64,256\` picks the block sizes of a run (\`--callgrind\` alone measures
+64 bytes). \`meson test --suite bench\` runs \`--list\` and \`--quick\` as a self-check (every row
 verified, every block returned); it asserts nothing about timings.
 
 ## Targets of issue 11
@@ -255,6 +281,87 @@ runs taken in turns; a ratio above 1.00 is reported as missed even when it is
 within the spread of the runs, which the verdict then says).
 
 $(tables targets --run "$work/full.csv" --cg "$work/cg.csv" --old "$work"/cmp/old-[0-9]*.csv --new "$work"/cmp/new-[0-9]*.csv)
+
+## Hardened mode: the price
+
+Issue 14 asks that the price of the hardened mode be published, with a target:
+the state bitmap costs at most 25% over the default pool's lifo. \`onesize\` is
+the default pool; \`onesize+state\` the same with a state bitmap,
+\`onesize+check-freed\` with freed blocks filled and checked, \`onesize+hardened\`
+with both; all unlocked. Single-thread lifo: time from the full run below
+(median ns per pair), instructions per pair from callgrind, each against the
+default pool at the same block size.
+
+$(tables hardened --run "$work/full.csv" --cg "$work/cg.csv")
+
+### What limits it
+
+callgrind's counts of the lifo loop, 64-byte blocks, per pair, side by side.
+The engine's inline code (\`include/amonesize/inline.h\`) is counted under the
+function it is written in, whatever it was inlined into, so the bitmap's work
+shows under the engine functions that do it: \`am_onesize_impl_state\` reads and
+writes a block's bit, \`am_onesize_impl_index\` computes the block's index for
+it, \`am_onesize_impl_pop\` and \`am_onesize_impl_put\` take and give the block,
+and \`am_onesize_allocate\` and \`am_onesize_free\` are the public fast paths, which
+try the default pool's list first and then choose the path of a pool with a
+bitmap. Everything else is counted under the function callgrind finds it in.
+"all" includes the benchmark's loop.
+
+$(breakdown "onesize onesize+state" onesize onesize_state)
+
+The checked fill has no inline path: every call is a library call
+(\`am_onesize_impl_allocate\` and \`am_onesize_impl_free\` in \`pool.c\`, with the
+helpers of \`lib/lock.h\` and \`lib/internal.h\` they inline), and
+\`am_onesize_impl_fill\` writes every word of a freed block beyond its two list
+words and reads them all back when the block is taken again, so its part grows
+with the block size (compare the 16, 64 and 256-byte columns above).
+
+$(breakdown "onesize onesize+check-freed onesize+hardened" onesize onesize_check_freed onesize_hardened)
+
+## Shared pools
+
+Issue 15 asks for the uncontended allocate+free pair of a shared pool within
+1.3x of the threaded pthread-adapter pool, measured side by side.
+\`onesize+shared\` calls \`am_onesize_shared_allocate()\` and
+\`am_onesize_shared_free()\` on a pool that \`am_onesize_shared_create()\` laid out in
+an \`mmap\`ed \`MAP_SHARED | MAP_ANONYMOUS\` region, attached by the benchmark
+process. It is compared with \`onesize+sync\`, the adapter pool made with
+\`am_onesize_pthread_set_sync()\`: like a shared pool it has a mutex and a
+condition variable and can wait. \`onesize+mutex\` (\`am_onesize_pthread_set_crit()\`,
+a mutex only) is beside it: sync / mutex near 1.00 says that a pool that can
+wait costs the same as one that cannot. The benchmark's self-check of the
+shared pool is \`am_onesize_shared_get_stats()\` (every block back, nothing
+rejected, one owner, nothing in transit, no recovery) and
+\`am_onesize_shared_check()\`.
+
+Only the single-thread cases are measured: \`amonesize_shared.h\` says that a
+handle belongs to the process that attached it and that a second attach from
+that process is refused, but not that threads of one process may share a
+handle, so the benchmark's two-thread cases (which would share one) are not
+run for it.
+
+$(tables shared --run "$work/full.csv" --cg "$work/cg.csv")
+
+### What limits it
+
+callgrind's counts of the lifo loop, 64-byte blocks, per pair, as above. The
+shared pool's mutex is process-shared and robust, so that a process that dies
+holding it does not hang the others; glibc locks and unlocks a robust mutex in
+its general functions (\`__pthread_mutex_lock_full\`, \`__pthread_mutex_unlock_full\`,
+which also record the mutex on the thread's robust list), where the sync pool's
+default mutex takes the short path (\`pthread_mutex_trylock\`,
+\`__pthread_mutex_unlock_usercnt\`). The shared pool's own code is out of line:
+each call checks the handle, enters and leaves the region's lock (\`enter\`, which
+also fixes the pool's addresses for this process), and keeps the block's owner
+entry; the sync pool's list work is inline in the caller, between the adapter's
+calls. "by owner" splits the difference between glibc's mutex and the library,
+and the last sentence says what the ratio would be with either part as cheap as
+in the sync pool. Time ratios come out lower than instruction ratios: both pools
+pay for the same atomic read-modify-write instructions in each lock and unlock,
+which take longer than the plain instructions around them (the usual
+explanation, not measured here: this machine exposes no hardware counters).
+
+$(breakdown --what-if "onesize+sync onesize+shared" onesize_sync onesize_shared)
 
 ## One full run
 
@@ -269,9 +376,9 @@ $(tables run "$work/full.csv")
 
 ## Instructions per pair
 
-Single-thread lifo, 64-byte blocks, under callgrind (\`--callgrind\`). The second
-column is the same loop with no other block live (\`--keep 0\`): the state the
-benchmark no longer measures.
+Single-thread lifo, under callgrind (\`--callgrind --sizes 16,64,256\`), by block
+size. The last column is the 64-byte loop with no other block live (\`--keep 0\`):
+the state the benchmark no longer measures.
 
 $(tables callgrind "$work/cg.csv" --keep0 "$work/cg0.csv")
 
