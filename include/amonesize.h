@@ -71,9 +71,11 @@
  *    when the pool hands it to a cache and filled when a cache gives it
  *    back (not while it is reused within one cache).
  * Both work together, with locking, bulk operations and under memory
- * debuggers (whose own checks are then the stronger ones). A pool with
- * either has no inline fast path (each call is a library call); a pool
- * without them pays nothing for their existence.
+ * debuggers (whose own checks are then the stronger ones). An unlocked
+ * pool with only cfg.state keeps an inline fast path (the bit is read and
+ * written inline); with AM_ONESIZE_CHECK_FREED, or cfg.state on a locked
+ * pool, each call is a library call. A pool without them pays nothing for
+ * their existence.
  *
  * Locking
  * -------
@@ -100,8 +102,11 @@
  * ----------
  * am_onesize_allocate() and am_onesize_free() are inline (C99 inline
  * semantics; the library also exports them as ordinary functions). The inline
- * part handles an unlocked pool with no debugger and hands everything else
- * to the library. Define AM_ONESIZE_NO_INLINE to always call the library.
+ * part handles the common case of an unlocked pool, of an unlocked pool with
+ * only cfg.state, and of a pool locked through callbacks (calling crit_enter
+ * and crit_exit itself, once each), when no memory debugger is present; it
+ * hands everything else to the library. Define AM_ONESIZE_NO_INLINE to
+ * always call the library.
  * The layout of struct am_onesize and the am_onesize_impl_* functions, in
  * <amonesize/inline.h>, are private: use only what this header documents.
  */
