@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Programs that misuse pool blocks on purpose, one bug per run, so that the
  * test suite can prove Valgrind and AddressSanitizer see inside the pool.
  * usage: bugs clean|uaf-write|uaf-read|uninit-read|leak
