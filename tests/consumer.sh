@@ -24,6 +24,15 @@ elif [ "${REQUIRE_STRESS:-1}" = 1 ]; then
     echo "FAIL: bin/amonesize-stress was not installed"; exit 1
 fi
 
+# The static library holds machine code, not only a compiler's
+# intermediate form (gcc's slim LTO objects link only with that gcc).
+static_lib=$(find "$tmp/root" -name libamonesize.a | head -n 1)
+if [ -n "$static_lib" ] &&
+    ! readelf -S -W "$static_lib" | sed 's/^ *\[ *[0-9]*\] *//' | awk '$1 == ".text" && $5 !~ /^0+$/' | grep -q .; then
+    echo "FAIL: libamonesize.a has no machine code (slim LTO objects?): other compilers cannot link it"
+    exit 1
+fi
+
 for ex in "$src"/examples/*.c; do
     name=$(basename "$ex" .c)
     # shellcheck disable=SC2046
