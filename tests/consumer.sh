@@ -5,7 +5,7 @@
 # static, run them, build them with CMake through the installed package
 # (find_package(amonesize)), and compile the installed headers as strict C
 # and C++.
-# usage: [HAVE_PTHREAD=0|1] [REQUIRE_STRESS=0|1] [CMAKE=cmake]
+# usage: [HAVE_PTHREAD=0|1] [REQUIRE_STRESS=0|1] [CMAKE=cmake] [KNOWN_C99_BUG=why]
 #        consumer.sh MESON BUILD_ROOT SOURCE_ROOT CC
 # HAVE_PTHREAD=0: the library has no pthread adapter (-Dpthread=disabled),
 # so examples/threads.c, which uses it, is not built. CMAKE empty: the CMake
@@ -109,16 +109,28 @@ else
     echo "ok: CMake: find_package(amonesize 0.2) and amonesize::amonesize(_static) build and run:$examples"
 fi
 
-# The headers alone: strict C11, C99, and C++.
+# The headers alone: strict C11, C99, and C++. KNOWN_C99_BUG (a reason):
+# a known bug makes the C99 check fail with this C library; it is shown,
+# and the test ends as skipped (77) naming it, once everything else passed.
+c99_failed=
 for h in $(find "$tmp/root" -name 'amonesize*.h' | sort); do
     printf '#include "%s"\n' "$h" >"$tmp/h.c"
-    for std in c11 c99; do
-        "$cc" -std=$std -pedantic-errors -Wall -Wextra -Werror -fsyntax-only "$tmp/h.c"
-    done
+    "$cc" -std=c11 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only "$tmp/h.c"
+    c99=C99
+    if ! "$cc" -std=c99 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only "$tmp/h.c" 2>"$tmp/c99.err"; then
+        head -n 6 "$tmp/c99.err"
+        [ -n "${KNOWN_C99_BUG:-}" ] || exit 1
+        c99_failed="$c99_failed $(basename "$h")"
+        c99="not C99 (known bug)"
+    fi
     if command -v c++ >/dev/null; then
         c++ -x c++ -std=c++11 -pedantic-errors -Wall -Wextra -Werror -fsyntax-only "$tmp/h.c"
     else
         echo "note: no c++ compiler, C++ header check not run"
     fi
-    echo "ok: $(basename "$h") compiles as strict C11, C99 and C++"
+    echo "ok: $(basename "$h") compiles as strict C11, $c99 and C++"
 done
+if [ -n "$c99_failed" ]; then
+    echo "SKIP: known failure:$c99_failed do not compile as strict C99 here ($KNOWN_C99_BUG); every other check passed"
+    exit 77
+fi
