@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The whole core API in one program: a pool of 64-byte blocks in a static
  * array, allocation, free, misuse answered with errors, diagnostics. */
 #include <errno.h>

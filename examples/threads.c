@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* One pool shared by threads through the pthread adapter: blocks allocated
  * in one thread and freed in another. */
 #include <pthread.h>

@@ -29,9 +29,9 @@ int am_state_get_index(const struct am_onesize *os, size_t i)
  * poisoned. The allocator's own accesses are not the program's. */
 static NO_ASAN void fill_access(const struct am_onesize *os, void *blk, bool write, bool *ok)
 {
+#if defined(AM_HAVE_VALGRIND)
     unsigned char *from = (unsigned char *)blk + 2 * WORD;
     const size_t bytes = os->block_size - 2 * WORD;
-#if defined(AM_HAVE_VALGRIND)
     if (os->mode & AM_MODE_VALGRIND)
         (void)VALGRIND_MAKE_MEM_DEFINED(from, bytes);
 #endif

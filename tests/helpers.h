@@ -267,6 +267,10 @@ HELPER void assert_drains_like(struct am_onesize *os, const void *base, struct a
     assert_int_equal(am_onesize_get_nfree(os), 0);
 }
 
+/* Where a free block keeps its check word: the second word (byte 8 on
+ * 64-bit targets, byte 4 on 32-bit ones). */
+#define CHECK_WORD sizeof(uintptr_t)
+
 /* Write into a freed block behind the memory debuggers' backs: the test
  * wants the library's own detection, not theirs. */
 #if defined(__clang__) || defined(__GNUC__)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Run amonesize-stress briefly and assert on what it reports.
 
 usage: stress_check.py runs TOOL [WRAPPER...]      every pattern x lock, JSON asserted; SIGINT

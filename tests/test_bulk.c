@@ -98,7 +98,7 @@ static void test_allocate_bulk_stops_at_a_damaged_block(void **state)
     assert_int_equal(am_onesize_free(&os, a), 0);
     assert_int_equal(am_onesize_free(&os, b), 0);
     assert_int_equal(am_onesize_free(&os, c), 0); /* list: c b a */
-    scribble(b, 8, 0x10);                         /* b's check word */
+    scribble(b, CHECK_WORD, 0x10);                /* b's check word */
     void *out[4] = {NULL, NULL, NULL, NULL};
     errno = 0;
     assert_int_equal(am_onesize_allocate_bulk(&os, out, 4), 1);

@@ -552,8 +552,8 @@ static void test_depot_block_written_after_flush_is_not_handed_out(void **state)
     void *p = am_onesize_cache_allocate(&a, 1), *q = am_onesize_cache_allocate(&a, 1);
     am_onesize_cache_free(&a, p);
     am_onesize_cache_free(&a, q);
-    am_onesize_cache_flush(&a); /* 4 parked blocks in the depot */
-    scribble(q, 8, 0x01);       /* a use after free */
+    am_onesize_cache_flush(&a);    /* 4 parked blocks in the depot */
+    scribble(q, CHECK_WORD, 0x01); /* a use after free */
     test_errors.n = 0;
     void *got[4];
     size_t n = 0;

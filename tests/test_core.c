@@ -614,7 +614,7 @@ static void test_free_into_a_full_pool_is_a_double_free(void **state)
     make(&os, 4 * 32, 32, 0);
     void *a = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, a), 0);
-    scribble(a, 8, 0xff); /* its check word: it no longer looks free */
+    scribble(a, CHECK_WORD, 0xff); /* its check word: it no longer looks free */
     struct am_onesize_stats before = stats_of(&os);
     assert_int_equal(am_onesize_free(&os, a), -EALREADY);
     assert_int_equal(test_errors.last, EALREADY);
@@ -639,7 +639,7 @@ static void test_double_free_after_a_write_never_hands_out_twice(void **state)
     make(&os, 4 * 32, 32, 0);
     void *a = alloc_ok(&os, 1), *b = alloc_ok(&os, 1);
     assert_int_equal(am_onesize_free(&os, a), 0);
-    scribble(a, 8, 0xff);
+    scribble(a, CHECK_WORD, 0xff);
     assert_int_equal(am_onesize_free(&os, a), 0); /* not detected: documented */
     assert_int_equal(am_onesize_check(&os), -EFAULT);
     unsigned char seen[4] = {0};

@@ -354,7 +354,7 @@ static void test_state_and_check_freed_together(void **state)
     assert_int_equal(am_onesize_free(&os, b), 0);
     assert_int_equal(am_onesize_free(&os, a), 0);
     scribble(a, 0, 0xff); /* its link: damage the default mode sees too... */
-    scribble(a, 8, 0xff);
+    scribble(a, CHECK_WORD, 0xff);
     assert_int_equal(am_onesize_free(&os, a), -EALREADY); /* ...but the double free only the bit */
     am_onesize_free_all(&os);
     a = alloc_ok(&os, 1);

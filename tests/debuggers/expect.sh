@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run a program under a memory debugger and check what the debugger said.
 # usage: expect.sh report PATTERN -- CMD...   the run fails and stderr matches PATTERN
 #        expect.sh clean  -        -- CMD...   the run succeeds with no report at all
