@@ -274,6 +274,16 @@ static unsigned wait_threads; /* workers running the wait pattern */
 
 static void violation(struct worker *w, const void *blk, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The checks at the end print their verdicts whatever the run printed:
+ * say how many were not printed, and start counting again. */
+static void end_of_run_violations(void)
+{
+    const uint64_t seen = atomic_exchange(violations_seen, 0);
+    if (seen > 20)
+        fprintf(stderr, "(%" PRIu64 " more violations during the run were counted, not printed)\n",
+                seen - 20);
+}
 static void violation(struct worker *w, const void *blk, const char *fmt, ...)
 {
     va_list ap;
@@ -1689,6 +1699,7 @@ static struct wait_counts wait_totals(void)
 
 static void final_checks(struct worker *main_w, size_t *visited_end, struct am_onesize_stats *st)
 {
+    end_of_run_violations();
     reconcile(main_w);
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
@@ -2760,6 +2771,7 @@ static bool p_watch(struct worker *sw, double gap)
 static void p_final_checks(struct worker *sw, struct am_onesize_stats *st, struct am_onesize_shared_stats *ss,
                            int *check_end)
 {
+    end_of_run_violations();
     if (!opt.broken_reap) {
         const int n = am_onesize_shared_reap(&handle);
         sup.reaps++;
