@@ -209,7 +209,8 @@ struct worker {
     /* The process's model, one word: blocks it holds << 1 | 1 while it is
      * inside a pool call (see op_begin()). */
     atomic_uint_fast64_t pmodel;
-    uintptr_t map_addr; /* where the process mapped the pool */
+    uintptr_t map_addr;  /* where the process mapped the pool */
+    uint64_t ops_before; /* --ops: done in this slot by its earlier incarnations */
     uint64_t gives, takes, taken_after_giver_died, reused_after_reap;
 };
 
@@ -746,7 +747,7 @@ static bool running(struct worker *w)
     /* --ops counts what succeeded: a starving thread cannot finish its
      * share by failing, and the progress watch catches it instead. */
     if (opt.ops != 0 && w->role != ROLE_DIAG)
-        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) - w->c.failed < opt.ops;
+        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) - w->c.failed + w->ops_before < opt.ops;
     return true;
 }
 
@@ -1019,7 +1020,8 @@ static void usage(FILE *f)
             "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 6;\n"
             "                     for wait 4 per online CPU, at least 8)\n"
             "  --seconds S        run for S seconds (default 5)\n"
-            "  --ops N            or: N operations per worker (failed allocations do not count)\n"
+            "  --ops N            or: N operations per worker (failed allocations do not count; a\n"
+            "                     replaced worker process's replacement goes on with its count)\n"
             "  --blocks N         blocks in the pool (default 1024; for wait max(1, threads / 4))\n"
             "  --block-size B     block size in bytes (default 64)\n"
             "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
@@ -2349,6 +2351,8 @@ static bool start_worker(struct worker *sw, unsigned i)
         return false;
     }
     const unsigned inc = ++incarnations;
+    /* a replacement goes on with its predecessor's share of --ops */
+    w->ops_before = w->id != 0 ? w->ops_before + atomic_load(&w->c.ops) - w->c.failed : 0;
     w->generation += w->id != 0;
     w->id = inc;
     w->role = process_role(i, w->generation);
