@@ -1,19 +1,29 @@
-/* amonesize-stress: hammer one pool from many threads and verify everything.
+/* amonesize-stress: hammer one pool from many threads, or many processes,
+ * and verify everything.
  *
- * One pool (mmap'ed, never malloc'ed) is shared by worker threads through the
- * pthread adapter or a spinlock given as critical-section callbacks. Every
- * block handed out is stamped (owner, sequence, checksum over the whole
- * block) and verified before it is freed; every pointer is checked to be a
- * block of the pool; the model (blocks each thread holds, kept in atomics)
- * is reconciled with the pool's counts inside the critical section; at the
- * end every block must be back. The wait pattern allocates with
- * am_onesize_allocate_wait() and a deadline, and every call must return
- * within a stated tolerance of its deadline, never time out before it, and
- * never sleep while the model says a block is free. Every thread must keep
- * completing allocate+free pairs (see watch_progress()). Any violation is
- * printed with what was seen and makes the exit status 1. SIGINT or SIGTERM
- * ends a run early, checked and summarised as at its normal end. Bad
- * options: a one-line error, usage, 2. */
+ * Threads (the default): one pool (mmap'ed, never malloc'ed) is shared by
+ * worker threads through the pthread adapter or a spinlock given as
+ * critical-section callbacks. Every block handed out is stamped (owner,
+ * sequence, checksum over the whole block) and verified before it is freed;
+ * every pointer is checked to be a block of the pool; the model (blocks each
+ * thread holds, kept in atomics) is reconciled with the pool's counts inside
+ * the critical section; at the end every block must be back. The wait
+ * pattern allocates with am_onesize_allocate_wait() and a deadline, and
+ * every call must return within a stated tolerance of its deadline, never
+ * time out before it, and never sleep while the model says a block is free.
+ * Every thread must keep completing allocate+free pairs (see
+ * watch_progress()). --hardened gives the pool a state bitmap and
+ * AM_ONESIZE_CHECK_FREED.
+ *
+ * Processes (--processes N): worker processes made with fork() share a pool
+ * laid out by am_onesize_shared_create() in a memfd that each maps itself;
+ * the parent supervises, kills and replaces them (--kill-every), reaps, and
+ * proves that every block comes back and none ever has two owners (see
+ * "processes" below).
+ *
+ * Any violation is printed with what was seen and makes the exit status 1.
+ * SIGINT or SIGTERM ends a run early, checked and summarised as at its
+ * normal end. Bad options: a one-line error, usage, 2. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -30,10 +40,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <linux/futex.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #define HAVE_FUTEX 1
 #else
@@ -46,12 +60,21 @@
 #include "amonesize.h"
 #include "amonesize_cache.h"
 #include "amonesize_pthread.h"
+#include "amonesize_shared.h"
 
 enum pattern { P_LIFO, P_BURST, P_RANDOM, P_HANDOFF, P_WAIT, P_MIXED, P_COUNT };
 static const char *const pattern_names[] = {"lifo", "burst", "random", "handoff", "wait", "mixed"};
-enum { ROLE_DIAG = P_COUNT }; /* the mixed pattern's diagnostics thread */
+/* The mixed pattern's diagnostics thread; with --processes, the supervisor. */
+enum { ROLE_DIAG = P_COUNT, ROLE_SUPER };
 
 enum { MAX_THREADS = 256, BURST_MAX = 64, RING = 64 };
+/* With --processes: workers at once (the library attaches up to
+ * AM_ONESIZE_SHARED_MAX_OWNERS handles, the supervisor's and dead ones not
+ * yet reaped included), and processes started in a run (an incarnation
+ * number is a stamp's owner: 15 bits, so that the ledger has a bit left). */
+enum { MAX_PROCESSES = 64, MAX_INCARNATIONS = 32767 };
+_Static_assert(MAX_PROCESSES * 2 < AM_ONESIZE_SHARED_MAX_OWNERS, "workers, their dead and the supervisor "
+                                                                 "fit the shared pool's owner slots");
 
 /* A worker that spends this much of its own CPU time without completing an
  * allocate+free pair made no progress (see watch_progress()). CPU time, not
@@ -114,6 +137,11 @@ struct options {
     uint64_t tolerance_ms; /* how late past its deadline a wait may return */
     const char *tolerance_why;
     enum broken_wait broken_wait;
+    bool hardened;          /* a state bitmap and AM_ONESIZE_CHECK_FREED */
+    bool broken_free_write; /* test only: write into a freed block once */
+    unsigned processes;     /* 0: threads; else worker processes */
+    double kill_every;      /* with processes: seconds between kills; 0: none */
+    bool broken_reap;       /* test only: the supervisor never reaps */
 };
 
 /* What one thread did; written by its owner, read after join (ops also by
@@ -171,6 +199,19 @@ struct worker {
     uint64_t reconciles;
     uint64_t flush_seen; /* flush requests served; owner only */
     struct watch watch;
+    /* --processes: the record lives in the control area, shared; the
+     * fields above are the incarnation's, reset when a replacement starts. */
+    unsigned slot;        /* 1-based position, kept by replacements */
+    unsigned generation;  /* replacements started in this slot so far */
+    int pring, cring;     /* handoff ring given to / taken from; -1: none */
+    pid_t pid;            /* written by the supervisor; 0: none running */
+    atomic_uint attached; /* the process has a handle on the pool */
+    /* The process's model, one word: blocks it holds << 1 | 1 while it is
+     * inside a pool call (see op_begin()). */
+    atomic_uint_fast64_t pmodel;
+    uintptr_t map_addr;  /* where the process mapped the pool */
+    uint64_t ops_before; /* --ops: done in this slot by its earlier incarnations */
+    uint64_t gives, takes, taken_after_giver_died, reused_after_reap;
 };
 
 /* The model: blocks held by all threads (in their hands or their caches) and
@@ -199,7 +240,10 @@ static size_t unit; /* what every block is aligned to: the alignment, at least a
 static uintptr_t first_block;
 static struct worker *workers;
 static unsigned nworkers;
-static atomic_bool stop;
+/* The run is over: set by the main thread (or the supervisor, in the control
+ * area, for worker processes). */
+static atomic_uint stop_local;
+static atomic_uint *stop = &stop_local;
 /* The first SIGINT or SIGTERM, written only by on_stop_signal(). Worker
  * threads block both signals, so the handler runs on the main thread, which
  * polls this flag and ends the run as if its time were up. */
@@ -207,8 +251,10 @@ static volatile sig_atomic_t stop_signal;
 static atomic_uint finished;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static atomic_flag spin = ATOMIC_FLAG_INIT;
-static pthread_mutex_t report_mutex = PTHREAD_MUTEX_INITIALIZER;
-static atomic_uint_fast64_t violations_total;
+/* Violations printed so far, by every thread (or process: in the control
+ * area), to print no more than 20. */
+static atomic_uint_fast64_t violations_local;
+static atomic_uint_fast64_t *violations_seen = &violations_local;
 /* Bumped by a thread whose cache found the pool empty: every other thread
  * then flushes its cache once, at its next operation. Without this, caches
  * can hold every block of a small pool for good (a consumer's cache keeps
@@ -229,20 +275,43 @@ static unsigned wait_threads; /* workers running the wait pattern */
 
 static void violation(struct worker *w, const void *blk, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The checks at the end print their verdicts whatever the run printed:
+ * say how many were not printed, and start counting again. */
+static void end_of_run_violations(void)
+{
+    const uint64_t seen = atomic_exchange(violations_seen, 0);
+    if (seen > 20)
+        fprintf(stderr, "(%" PRIu64 " more violations during the run were counted, not printed)\n",
+                seen - 20);
+}
 static void violation(struct worker *w, const void *blk, const char *fmt, ...)
 {
     va_list ap;
     w->c.violations++;
-    if (atomic_fetch_add(&violations_total, 1) >= 20)
+    if (atomic_fetch_add(violations_seen, 1) >= 20)
         return; /* enough to diagnose; the count goes on */
-    pthread_mutex_lock(&report_mutex);
-    fprintf(stderr, "VIOLATION: thread %u (%s), block %p: ", w->id,
-            w->role == ROLE_DIAG ? "diagnostics" : pattern_names[w->role], blk);
+    /* One write per line, so that lines from threads and processes do not
+     * interleave. */
+    char line[1024];
+    int n;
+    if (w->role == ROLE_SUPER)
+        n = snprintf(line, sizeof line, "VIOLATION: supervisor, block %p: ", blk);
+    else if (opt.processes)
+        n = snprintf(line, sizeof line,
+                     "VIOLATION: process %u (incarnation %u, pid %ld, %s), block %p: ", w->slot, w->id,
+                     (long)getpid(), pattern_names[w->role], blk);
+    else
+        n = snprintf(line, sizeof line, "VIOLATION: thread %u (%s), block %p: ", w->id,
+                     w->role == ROLE_DIAG ? "diagnostics" : pattern_names[w->role], blk);
+    size_t len = n < 0 ? 0 : (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    n = vsnprintf(line + len, sizeof line - len, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    pthread_mutex_unlock(&report_mutex);
+    len = n < 0 ? len : len + (size_t)n < sizeof line - 1 ? len + (size_t)n : sizeof line - 2;
+    line[len++] = '\n';
+    if (write(STDERR_FILENO, line, len) < 0)
+        return; /* nowhere to say it; the count stands */
 }
 
 /* ---- critical sections, with a snapshot of the model under the lock ----- */
@@ -355,7 +424,7 @@ static void oversleep(void *ctx, uint64_t until_ns)
 {
     for (;;) {
         const uint64_t now = mono_ns();
-        if (opt.broken_wait == BW_STUCK ? atomic_load(&stop) : now >= until_ns)
+        if (opt.broken_wait == BW_STUCK ? atomic_load(stop) : now >= until_ns)
             return;
         const struct timespec t = timespec_of(now + 50000000u < until_ns ? now + 50000000u : until_ns);
         inner_wait(ctx, &t);
@@ -487,6 +556,14 @@ static bool verify(struct worker *w, const void *blk, unsigned owner, uint64_t s
 
 /* ---- pool operations with the model kept -------------------------------- */
 
+/* With --processes, the same operations on the shared pool (see
+ * "processes" below). */
+static void *p_get_block(struct worker *w);
+static void p_put_block(struct worker *w, void *p);
+static void *p_wait_block(struct worker *w);
+static void *judge_wait(struct worker *w, void *p, int err, size_t size, uint64_t t0, uint64_t dl,
+                        uint64_t t1);
+
 static void check_exhaustion(struct worker *w, size_t margin)
 {
     /* The pool said nfree <= margin inside the critical section, where the
@@ -520,6 +597,8 @@ static void serve_flush_requests(struct worker *w)
 
 static void *get_block(struct worker *w, size_t margin)
 {
+    if (opt.processes)
+        return p_get_block(w);
     serve_flush_requests(w);
     const size_t size = (size_t)(rnd(w) % (bsize + 1));
     atomic_fetch_add(&model, MODEL_BUSY);
@@ -561,6 +640,8 @@ static double ms_of(double s)
  * before it, and no sleep while the model says a block is free. */
 static void *wait_block(struct worker *w)
 {
+    if (opt.processes)
+        return p_wait_block(w);
     const size_t size = (size_t)(rnd(w) % (bsize + 1));
     struct timespec cpu0, cpu1, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
@@ -581,15 +662,26 @@ static void *wait_block(struct worker *w)
     atomic_fetch_add(&w->wait_cpu_ns, ns_of(&cpu1) - ns_of(&cpu0));
     atomic_store(&w->in_wait_until, 0);
     atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
-    w->wc.calls++;
     w->wc.waited += snap.slept;
-    const double took = (double)(ns_of(&t1) - t0) / 1e9, late = ((double)ns_of(&t1) - (double)dl) / 1e9;
     if (snap.slept_free)
         violation(
             w, p,
             "am_onesize_allocate_wait slept while the model says %zu of %zu blocks are held (+%zu calls "
             "in flight): a block was free",
             snap.slept_held, nblocks, snap.slept_busy);
+    if (judge_wait(w, p, err, size, t0, dl, ns_of(&t1)) == NULL || !in_pool(w, p))
+        return NULL;
+    return p;
+}
+
+/* The promises about time of one call of am_onesize_allocate_wait() or
+ * am_onesize_shared_allocate_wait() made at t0 (ns) with the deadline dl,
+ * which returned p, or NULL with err, at t1: p, or NULL if it failed. */
+static void *judge_wait(struct worker *w, void *p, int err, size_t size, uint64_t t0, uint64_t dl,
+                        uint64_t t1)
+{
+    w->wc.calls++;
+    const double took = (double)(t1 - t0) / 1e9, late = ((double)t1 - (double)dl) / 1e9;
     if (p == NULL) {
         w->c.failed++;
         if (err != ETIMEDOUT) {
@@ -627,13 +719,15 @@ static void *wait_block(struct worker *w)
                       "than the tolerance of %" PRIu64 " ms",
                       ms_of(late), opt.deadline_ms, opt.tolerance_ms);
     }
-    if (!in_pool(w, p))
-        return NULL;
     return p;
 }
 
 static void put_block(struct worker *w, void *p)
 {
+    if (opt.processes) {
+        p_put_block(w, p);
+        return;
+    }
     serve_flush_requests(w);
     atomic_fetch_add(&model, MODEL_BUSY - MODEL_HELD);
     w->held--;
@@ -648,12 +742,12 @@ static void put_block(struct worker *w, void *p)
 
 static bool running(struct worker *w)
 {
-    if (atomic_load_explicit(&stop, memory_order_relaxed))
+    if (atomic_load_explicit(stop, memory_order_relaxed))
         return false; /* time is up, a signal came, or a thread made no progress */
     /* --ops counts what succeeded: a starving thread cannot finish its
      * share by failing, and the progress watch catches it instead. */
     if (opt.ops != 0 && w->role != ROLE_DIAG)
-        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) - w->c.failed < opt.ops;
+        return atomic_load_explicit(&w->c.ops, memory_order_relaxed) - w->c.failed + w->ops_before < opt.ops;
     return true;
 }
 
@@ -662,6 +756,7 @@ static bool running(struct worker *w)
 static void run_lifo(struct worker *w)
 {
     uint64_t seq = 0;
+    bool wrote_freed = false;
     while (running(w)) {
         void *p = get_block(w, 0);
         if (p == NULL)
@@ -669,6 +764,13 @@ static void run_lifo(struct worker *w)
         stamp(p, w->id, ++seq);
         verify(w, p, w->id, seq);
         put_block(w, p);
+        if (opt.broken_free_write && !wrote_freed && seq >= 100) {
+            /* --broken-free-write: a use after free, once, into the last
+             * byte (beyond the free block's two words); the pool's check of
+             * the fill must catch it when it hands the block out again. */
+            ((volatile unsigned char *)p)[bsize - 1] ^= 0x5a;
+            wrote_freed = true;
+        }
     }
 }
 
@@ -681,7 +783,7 @@ static void run_burst(struct worker *w)
     while (running(w)) {
         const size_t k = 1 + (size_t)(rnd(w) % kmax);
         size_t n = 0;
-        while (n < k && !atomic_load_explicit(&stop, memory_order_relaxed)) {
+        while (n < k && !atomic_load_explicit(stop, memory_order_relaxed)) {
             void *p = get_block(w, 0);
             if (p == NULL)
                 break;
@@ -847,12 +949,13 @@ static void reconcile(struct worker *w)
                   "counts do not reconcile: nfree %zu + held %zu != nblocks %zu (%zu calls in flight)",
                   st.nfree, snap.held, st.nblocks, snap.busy);
     if (st.nfree_min > st.nfree || st.nblocks != nblocks || st.rejected_double || st.rejected_interior ||
-        st.rejected_outside || st.rejected_never_allocated || st.corruptions)
+        st.rejected_outside || st.rejected_never_allocated || st.corruptions || st.freed_writes || st.retired)
         violation(w, NULL,
                   "stats: nfree_min %zu nfree %zu; rejected frees %" PRIu64 " double, %" PRIu64
-                  " other; corruptions %" PRIu64,
+                  " other; corruptions %" PRIu64 "; writes into freed blocks %" PRIu64 ", retired blocks %zu",
                   st.nfree_min, st.nfree, st.rejected_double,
-                  st.rejected_interior + st.rejected_outside + st.rejected_never_allocated, st.corruptions);
+                  st.rejected_interior + st.rejected_outside + st.rejected_never_allocated, st.corruptions,
+                  st.freed_writes, st.retired);
 }
 
 static void run_diagnostics(struct worker *w)
@@ -917,7 +1020,8 @@ static void usage(FILE *f)
             "  --threads N        worker threads (default: online CPUs, at least 2; for mixed at least 6;\n"
             "                     for wait 4 per online CPU, at least 8)\n"
             "  --seconds S        run for S seconds (default 5)\n"
-            "  --ops N            or: N operations per worker (failed allocations do not count)\n"
+            "  --ops N            or: N operations per worker (failed allocations do not count; a\n"
+            "                     replaced worker process's replacement goes on with its count)\n"
             "  --blocks N         blocks in the pool (default 1024; for wait max(1, threads / 4))\n"
             "  --block-size B     block size in bytes (default 64)\n"
             "  --alignment A      block alignment, a power of two up to 4096, or 0 (the default):\n"
@@ -943,23 +1047,40 @@ static void usage(FILE *f)
             "  --cache N          every thread allocates and frees through its own cache of N blocks\n"
             "                     (1..512; default 0: straight to the pool); a thread that finds the pool\n"
             "                     empty has the others flush theirs, so even a 1-block pool progresses;\n"
-            "                     wait threads use none (blocks a cache keeps wake no waiter)\n"
-            "  --json             print the summary as JSON on stdout\n"
-            "  --quiet            no progress line, no table (violations are still printed)\n"
-            "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
-            "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
-            "                     flush their caches; with a pool the caches can hold, the run must fail\n"
-            "  --broken-wait early|late|stuck  TEST ONLY: a crit_wait that times out at once, or sleeps\n"
-            "                     past the deadline and the tolerance, or until the run stops; must fail\n"
-            "  --help, --version\n"
-            "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
-            "progress: a violation, and the run stops. A wait thread's CPU time inside\n"
-            "am_onesize_allocate_wait is not counted, and a timeout counts as progress; instead, a call\n"
-            "still waiting 1 s past its deadline and the tolerance is stuck, and a run with wait threads in\n"
-            "which no thread completes a pair for 10 s plus twice the deadline and --hold-us made no\n"
-            "progress. SIGINT or SIGTERM stops the run early, verified and summarised as usual; a second\n"
-            "one kills.\n"
-            "exit status: 0 all checks passed, 1 a violation was seen, 2 bad options\n");
+            "                     wait threads use none (blocks a cache keeps wake no waiter)\n");
+    fprintf(
+        f, "  --hardened         give the pool a state bitmap (cfg.state) and AM_ONESIZE_CHECK_FREED; the\n"
+           "                     pool's freed_writes and retired must stay 0 (threads only)\n"
+           "  --processes N      N worker processes (1..64) instead of threads: they share a pool laid out\n"
+           "                     by am_onesize_shared_create in a memfd, each mapping it itself; the parent\n"
+           "                     supervises (reaps, reconciles, checks); handoff passes blocks by offset\n"
+           "                     through rings with am_onesize_shared_give/take; wait uses\n"
+           "                     am_onesize_shared_allocate_wait; mixed gives each replacement the next\n"
+           "                     of lifo, burst, random, wait. Excludes --threads, --lock, --cache\n"
+           "  --kill-every S     with --processes: every S seconds (fractions allowed) SIGKILL a random\n"
+           "                     worker and start a replacement; its blocks must come back by reaping,\n"
+           "                     none may get two owners, its gifts in transit must still be taken\n"
+           "  --json             print the summary as JSON on stdout\n"
+           "  --quiet            no progress line, no table (violations are still printed)\n"
+           "  --broken-lock      TEST ONLY: callbacks that lock nothing; the run must fail\n"
+           "  --hoard            TEST ONLY: a thread that finds the pool empty does not ask the others to\n"
+           "                     flush their caches; with a pool the caches can hold, the run must fail\n"
+           "  --broken-wait early|late|stuck  TEST ONLY: a crit_wait that times out at once, or sleeps\n"
+           "                     past the deadline and the tolerance, or until the run stops; must fail\n"
+           "  --broken-free-write  TEST ONLY, with --hardened --pattern lifo: each thread writes into a\n"
+           "                     block once after freeing it; the pool's fill check must catch it\n"
+           "  --broken-reap      TEST ONLY, with --processes: the supervisor never reaps; the blocks of\n"
+           "                     killed workers are lost and the run must fail\n"
+           "  --help, --version\n"
+           "a thread that spends 1 s of CPU time without completing an allocate+free pair made no\n"
+           "progress: a violation, and the run stops. A wait thread's CPU time inside\n"
+           "am_onesize_allocate_wait is not counted, and a timeout counts as progress; instead, a call\n"
+           "still waiting 1 s past its deadline and the tolerance is stuck, and a run with wait threads in\n"
+           "which no thread completes a pair for 10 s plus twice the deadline and --hold-us made no\n"
+           "progress. A worker process made no progress if it completes no pair (and has no timeout) for\n"
+           "that long of the supervisor's running time. SIGINT or SIGTERM stops the run early, verified\n"
+           "and summarised as usual; a second one kills.\n"
+           "exit status: 0 all checks passed, 1 a violation was seen, 2 bad options\n");
 }
 
 static _Noreturn void bad_option(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -1023,7 +1144,12 @@ static void parse_options(int argc, char **argv)
         O_DEADLINE,
         O_HOLD,
         O_TOLERANCE,
-        O_BROKEN_WAIT
+        O_BROKEN_WAIT,
+        O_HARDENED,
+        O_BROKEN_FREE_WRITE,
+        O_PROCESSES,
+        O_KILL_EVERY,
+        O_BROKEN_REAP
     };
     static const struct option longopts[] = {
         {"threads", required_argument, NULL, O_THREADS},
@@ -1045,6 +1171,11 @@ static void parse_options(int argc, char **argv)
         {"hold-us", required_argument, NULL, O_HOLD},
         {"wait-tolerance", required_argument, NULL, O_TOLERANCE},
         {"broken-wait", required_argument, NULL, O_BROKEN_WAIT},
+        {"hardened", no_argument, NULL, O_HARDENED},
+        {"broken-free-write", no_argument, NULL, O_BROKEN_FREE_WRITE},
+        {"processes", required_argument, NULL, O_PROCESSES},
+        {"kill-every", required_argument, NULL, O_KILL_EVERY},
+        {"broken-reap", no_argument, NULL, O_BROKEN_REAP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
@@ -1060,7 +1191,7 @@ static void parse_options(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &now);
     opt.seed = mix(((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec) ^ (uint64_t)getpid());
     bool have_seconds = false, have_threads = false, have_blocks = false, have_tolerance = false;
-    bool have_wait_option = false;
+    bool have_wait_option = false, have_lock = false;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -1096,6 +1227,7 @@ static void parse_options(int argc, char **argv)
                 bad_option("--alignment: %zu is not a power of two", opt.alignment);
             break;
         case O_LOCK:
+            have_lock = true;
             if (strcmp(optarg, "mutex") == 0)
                 opt.spin = false;
             else if (strcmp(optarg, "spin") == 0)
@@ -1154,6 +1286,27 @@ static void parse_options(int argc, char **argv)
             have_wait_option = true;
             break;
         }
+        case O_HARDENED:
+            opt.hardened = true;
+            break;
+        case O_BROKEN_FREE_WRITE:
+            opt.broken_free_write = true;
+            break;
+        case O_PROCESSES:
+            opt.processes = (unsigned)parse_u64("--processes", optarg, 1, MAX_PROCESSES);
+            break;
+        case O_KILL_EVERY: {
+            char *end;
+            errno = 0;
+            opt.kill_every = strtod(optarg, &end);
+            if (errno != 0 || *end != '\0' || end == optarg || !(opt.kill_every >= 0.001) ||
+                opt.kill_every > 86400)
+                bad_option("--kill-every: '%s' is not a number of seconds in [0.001, 86400]", optarg);
+            break;
+        }
+        case O_BROKEN_REAP:
+            opt.broken_reap = true;
+            break;
         case O_HELP:
             usage(stdout);
             exit(0);
@@ -1170,7 +1323,29 @@ static void parse_options(int argc, char **argv)
         bad_option("unexpected argument '%s'", argv[optind]);
     if (have_seconds && opt.ops != 0)
         bad_option("--seconds and --ops exclude each other");
-    if (opt.pattern == P_MIXED && !have_threads && opt.threads < 6)
+    if (opt.processes) {
+        if (have_threads)
+            bad_option("--processes and --threads exclude each other");
+        if (have_lock)
+            bad_option("--lock is for threads: a shared pool locks with its own robust process-shared mutex");
+        if (opt.cache)
+            bad_option("--cache is for threads: a shared pool has no per-thread caches");
+        if (opt.broken_lock || opt.hoard || opt.broken_wait)
+            bad_option("--broken-lock, --hoard and --broken-wait are for threads");
+        if (opt.hardened)
+            bad_option("--hardened is for threads: a shared pool has no state bitmap or fill check");
+        if (opt.pattern == P_HANDOFF && opt.processes < 2)
+            bad_option("--pattern handoff needs at least 2 processes");
+        opt.threads = opt.processes; /* the workers, for their roles and the tolerance */
+    } else {
+        if (opt.kill_every > 0)
+            bad_option("--kill-every needs --processes");
+        if (opt.broken_reap)
+            bad_option("--broken-reap needs --processes");
+    }
+    if (opt.broken_free_write && (!opt.hardened || opt.pattern != P_LIFO))
+        bad_option("--broken-free-write needs --hardened and --pattern lifo");
+    if (opt.pattern == P_MIXED && !have_threads && !opt.processes && opt.threads < 6)
         opt.threads = 6; /* lifo, burst, random, wait and a handoff pair */
     if (opt.pattern == P_HANDOFF && opt.threads < 2)
         bad_option("--pattern handoff needs at least 2 threads");
@@ -1184,7 +1359,7 @@ static void parse_options(int argc, char **argv)
     if (have_wait_option && opt.pattern != P_WAIT && !(opt.pattern == P_MIXED && can_wait))
         bad_option("--deadline-ms, --hold-us, --wait-tolerance and --broken-wait are for --pattern wait "
                    "or mixed with a lock that can wait");
-    if (opt.pattern == P_WAIT && !have_threads) {
+    if (opt.pattern == P_WAIT && !have_threads && !opt.processes) {
         const long four = 4 * (ncpu < 1 ? 1 : ncpu);
         opt.threads = four < 8 ? 8 : four > MAX_THREADS ? MAX_THREADS : (unsigned)four;
     }
@@ -1205,8 +1380,8 @@ static void parse_options(int argc, char **argv)
         const unsigned per = TOLERANCE_THREADS * cpus, scale = (opt.threads + per - 1) / per;
         if (scale > 1) {
             opt.tolerance_ms *= scale;
-            snprintf(why, sizeof why, "the default%s for %u threads on %u CPU%s", where, opt.threads, cpus,
-                     cpus == 1 ? "" : "s");
+            snprintf(why, sizeof why, "the default%s for %u %s on %u CPU%s", where, opt.threads,
+                     opt.processes ? "processes" : "threads", cpus, cpus == 1 ? "" : "s");
         } else {
             snprintf(why, sizeof why, "the default%s", where);
         }
@@ -1233,16 +1408,30 @@ static double now_s(void)
  * exactly that many blocks' bytes ("an aligned pool of exactly n blocks'
  * bytes yields n blocks"). What the library built is then checked against
  * that: a difference is a violation of its documentation. */
-static void make_pool(void)
+static size_t plan_blocks(void)
 {
     const size_t align = opt.alignment ? opt.alignment : _Alignof(max_align_t);
     unit = align > _Alignof(void *) ? align : _Alignof(void *);
     const size_t least = 2 * sizeof(void *);
-    size_t want = opt.block_size < least ? least : opt.block_size, bytes, mapped;
+    size_t want = opt.block_size < least ? least : opt.block_size, bytes;
     if (__builtin_add_overflow(want, unit - 1, &want))
         bad_option("--block-size %zu with --alignment %zu overflows", opt.block_size, align);
     bsize = want & ~(unit - 1);
-    if (__builtin_mul_overflow(opt.blocks, bsize, &bytes) || __builtin_add_overflow(bytes, unit, &mapped))
+    if (__builtin_mul_overflow(opt.blocks, bsize, &bytes))
+        bad_option("--blocks %zu of %zu bytes do not fit in memory", opt.blocks, bsize);
+    return bytes;
+}
+
+/* --hardened: the state bitmap's bytes, kept in the same mapping after the
+ * pool (not overlapping it). */
+static size_t state_bytes;
+
+static void make_pool(void)
+{
+    const size_t bytes = plan_blocks();
+    size_t mapped;
+    state_bytes = opt.hardened ? AM_ONESIZE_STATE_SIZE(bytes, opt.block_size) : 0;
+    if (__builtin_add_overflow(bytes, unit, &mapped) || __builtin_add_overflow(mapped, state_bytes, &mapped))
         bad_option("--blocks %zu of %zu bytes do not fit in memory", opt.blocks, bsize);
     map_bytes = mapped; /* room to align the start, whatever the page size */
     map_mem = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -1254,6 +1443,10 @@ static void make_pool(void)
     /* alignment 0 goes to the library as 0: its default is what is tested */
     struct am_onesize_cfg cfg = {
         .pool = {(void *)first_block, bytes}, .block_size = opt.block_size, .alignment = opt.alignment};
+    if (opt.hardened) {
+        cfg.state = (struct am_blk){(void *)(first_block + bytes), state_bytes};
+        cfg.flags = AM_ONESIZE_CHECK_FREED;
+    }
     if (opt.broken_lock) {
         cfg.crit_enter = broken_enter;
         cfg.crit_exit = broken_exit;
@@ -1486,25 +1679,29 @@ static bool watch_progress(double run_time)
 }
 
 /* The wait threads' counts together. */
+static void add_wait(struct wait_counts *t, const struct wait_counts *c)
+{
+    t->calls += c->calls;
+    t->waited += c->waited;
+    t->timeouts += c->timeouts;
+    t->late_blocks += c->late_blocks;
+    t->longest = c->longest > t->longest ? c->longest : t->longest;
+    t->late_block = c->late_block > t->late_block ? c->late_block : t->late_block;
+    t->late_timeout = c->late_timeout > t->late_timeout ? c->late_timeout : t->late_timeout;
+    t->early_timeout = c->early_timeout > t->early_timeout ? c->early_timeout : t->early_timeout;
+}
+
 static struct wait_counts wait_totals(void)
 {
     struct wait_counts t = {0};
-    for (unsigned i = 0; i < nworkers; i++) {
-        const struct wait_counts *c = &workers[i].wc;
-        t.calls += c->calls;
-        t.waited += c->waited;
-        t.timeouts += c->timeouts;
-        t.late_blocks += c->late_blocks;
-        t.longest = c->longest > t.longest ? c->longest : t.longest;
-        t.late_block = c->late_block > t.late_block ? c->late_block : t.late_block;
-        t.late_timeout = c->late_timeout > t.late_timeout ? c->late_timeout : t.late_timeout;
-        t.early_timeout = c->early_timeout > t.early_timeout ? c->early_timeout : t.early_timeout;
-    }
+    for (unsigned i = 0; i < nworkers; i++)
+        add_wait(&t, &workers[i].wc);
     return t;
 }
 
 static void final_checks(struct worker *main_w, size_t *visited_end, struct am_onesize_stats *st)
 {
+    end_of_run_violations();
     reconcile(main_w);
     for (unsigned i = 0; i < nworkers; i++) {
         struct worker *w = &workers[i];
@@ -1544,6 +1741,11 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
         violation(main_w, NULL, "the model still counts %zu blocks held at the end",
                   (size_t)(atomic_load(&model) / MODEL_HELD));
     am_onesize_get_stats(&pool, st);
+    if (st->freed_writes != 0 || st->retired != 0)
+        violation(main_w, NULL,
+                  "the pool's check of freed blocks found %" PRIu64
+                  " writes after free and retired %zu blocks",
+                  st->freed_writes, st->retired);
     if (st->nfree != nblocks)
         violation(main_w, NULL, "at the end nfree is %zu, not nblocks %zu", st->nfree, nblocks);
     if (st->allocations != st->frees)
@@ -1565,10 +1767,1368 @@ static void final_checks(struct worker *main_w, size_t *visited_end, struct am_o
         violation(main_w, NULL, "am_onesize_check found a damaged free list at the end");
 }
 
-int main(int argc, char **argv)
+/* ---- processes (--processes N) ------------------------------------------ */
+
+/* Worker processes share one pool that am_onesize_shared_create() laid out
+ * in a memfd; each maps the memfd itself, at an address of its own (a spacer
+ * of a few pages varies it between incarnations), and attaches. A second
+ * shared mapping, the control area, made before any fork and so inherited,
+ * holds the workers' records, the handoff rings, the incarnations' states
+ * and the ledger. It holds no address of the pool: blocks travel between
+ * processes by their offsets. The parent, the supervisor, runs no pattern:
+ * it kills and replaces workers (--kill-every), reaps, reconciles the pool's
+ * counts with what the workers hold, and at the end accounts for every
+ * block.
+ *
+ * Every worker process is an incarnation, numbered from 1 in the order they
+ * were started, and a block's stamp names the incarnation that holds it. The
+ * ledger, one word per block, says who holds each block as the tool sees it:
+ * 0 nobody, an incarnation, or TRANSIT and the giver's stamp tag for a block
+ * given and not yet taken. A process changes the entry of a block with one
+ * atomic exchange, right after the pool gave it the block and right before
+ * it lets the block go, and checks what the exchange returned. A block the
+ * pool hands out must be free in the ledger, or held by an incarnation that
+ * was killed and whose blocks the supervisor has begun to reap: so a block
+ * freed by the reaper is reused legitimately, while a block still held by a
+ * live process, or one in transit, has two owners. The stamp, verified
+ * before every free and give and after every take, catches a second owner
+ * that wrote into the block. */
+enum { INC_UNUSED, INC_RUNNING, INC_ENDED, INC_DEAD, INC_REAPING, INC_REAPED };
+static const char *const inc_state_names[] = {"not started", "running",      "ended",
+                                              "dead",        "being reaped", "reaped"};
+#define TRANSIT   ((uint64_t)1 << 63)
+#define SEQ_MASK  ((uint64_t)0xffffffffffffu)
+#define SUPER_INC MAX_INCARNATIONS /* the supervisor's name in the ledger */
+
+/* A ring entry's life, each step one store of its word st (the position in
+ * the ring << 3 | the state) by the process at that end of the ring: the
+ * producer writes the entry PENDING, gives the block, marks the entry READY
+ * and moves the tail past it; the consumer marks it TAKING, takes the block
+ * and moves the head past it, then verifies and frees the block. A process
+ * killed between two steps leaves the entry at its end of the ring saying
+ * what may have happened, and the supervisor finishes or undoes that before
+ * it reaps (resolve_producer(), resolve_consumer()). */
+enum { ES_EMPTY, ES_PENDING, ES_READY, ES_TAKING, ES_DROPPED };
+static const char *const entry_state_names[] = {"empty",   "pending", "ready", "taking",
+                                                "dropped", "?",       "?",     "?"};
+
+struct pentry {
+    atomic_uint_fast64_t st;
+    uint64_t off, tag; /* the block's offset in the region, its stamp's tag */
+};
+
+struct pring {
+    _Alignas(64) atomic_uint_fast64_t head;
+    _Alignas(64) atomic_uint_fast64_t tail;
+    atomic_uint done; /* the producer ended with the run */
+    struct pentry e[RING];
+};
+
+struct control {
+    atomic_uint stop, gate;
+    atomic_uint_fast64_t violations_seen;
+    uint64_t first_off; /* block 0's offset in the region */
+    struct pring rings[MAX_PROCESSES / 2];
+    _Atomic unsigned char inc_state[MAX_INCARNATIONS + 1];
+    struct worker workers[MAX_PROCESSES];
+    atomic_uint_fast64_t ledger[]; /* one per block */
+};
+
+static struct control *ctl;
+static int pool_fd = -1;
+static unsigned char *region; /* this process's mapping of the pool */
+static size_t region_bytes;
+static struct am_onesize_shared handle; /* this process's */
+static pid_t supervisor_pid;
+static unsigned incarnations; /* started so far; supervisor only */
+
+/* What the supervisor counts and folds in from incarnations that are over. */
+static struct {
+    uint64_t kills, deaths, started, reaps, reclaimed, recoveries;
+    uint64_t gives, takes, taken_after_giver_died, reused_after_reap, timeouts;
+    uint64_t gifts_published, gifts_undone, takes_undone, takes_finished;
+    uint64_t reconciles, reconciles_exact, drained, in_transit_end, reaped_at_end;
+    bool out_of_incarnations;
+    unsigned naddrs;
+    uintptr_t addrs[1024]; /* distinct addresses the pool was mapped at */
+    struct {
+        uint64_t ops, failed, violations;
+    } per[P_COUNT];
+    struct wait_counts wait;
+    unsigned wait_workers; /* incarnations that ran the wait pattern */
+} sup;
+
+/* The supervisor's watch on each slot's progress. */
+static struct {
+    uint64_t seen;
+    double quiet;
+    bool reported;
+} pwatch[MAX_PROCESSES];
+
+static unsigned inc_of(uint64_t v)
 {
-    parse_options(argc, argv);
-    catch_stop_signals();
+    return (unsigned)((v & ~TRANSIT) >> 48);
+}
+
+static uint64_t holder(unsigned inc)
+{
+    return tag_of(inc, 0);
+}
+
+static unsigned state_of(unsigned inc)
+{
+    const unsigned s = inc <= MAX_INCARNATIONS ? atomic_load(&ctl->inc_state[inc]) : INC_UNUSED;
+    return s <= INC_REAPED ? s : INC_UNUSED;
+}
+
+static void set_state(unsigned inc, unsigned s)
+{
+    atomic_store(&ctl->inc_state[inc], (unsigned char)s);
+}
+
+/* The index of a block of this process's mapping that in_pool() accepted. */
+static size_t index_of(const void *p)
+{
+    return (size_t)(((uintptr_t)p - first_block) / bsize);
+}
+
+static const char *describe(uint64_t v, char *buf, size_t n)
+{
+    if (v == 0)
+        snprintf(buf, n, "free");
+    else if (v & TRANSIT)
+        snprintf(buf, n, "in transit, given by incarnation %u as seq %" PRIu64 " (%s)", inc_of(v),
+                 v & SEQ_MASK, inc_state_names[state_of(inc_of(v))]);
+    else
+        snprintf(buf, n, "held by incarnation %u (%s)", inc_of(v), inc_state_names[state_of(inc_of(v))]);
+    return buf;
+}
+
+/* A block the pool just gave this process (taken: by a take of the gift
+ * with stamp tag): its ledger entry becomes this incarnation's. */
+static void ledger_claim(struct worker *w, const void *p, bool taken, uint64_t tag)
+{
+    const uint64_t old = atomic_exchange(&ctl->ledger[index_of(p)], holder(w->id));
+    char what[160];
+    if (taken) {
+        if (old != (TRANSIT | tag))
+            violation(w, p,
+                      "took the gift of incarnation %u seq %" PRIu64
+                      ", which the ledger says is %s: two owners",
+                      inc_of(tag), tag & SEQ_MASK, describe(old, what, sizeof what));
+        return;
+    }
+    if (old == 0)
+        return;
+    if (!(old & TRANSIT) && inc_of(old) != w->id) {
+        const unsigned s = state_of(inc_of(old));
+        if (s == INC_REAPING || s == INC_REAPED) {
+            w->reused_after_reap++; /* its owner was killed, and the reaper gave it back */
+            return;
+        }
+    }
+    violation(w, p, "the pool handed out a block the ledger says is %s: two owners",
+              describe(old, what, sizeof what));
+}
+
+/* A block this process lets go: its ledger entry becomes now (0: free;
+ * TRANSIT | tag: given). */
+static void ledger_release(struct worker *w, const void *p, uint64_t now)
+{
+    const uint64_t old = atomic_exchange(&ctl->ledger[index_of(p)], now);
+    char what[160];
+    if (old != holder(w->id))
+        violation(w, p, "lets go of a block the ledger says is %s, not held by this incarnation: two owners",
+                  describe(old, what, sizeof what));
+}
+
+/* A pool call, and what it changes in the process's model, the ledger and
+ * the rings, happen between op_begin() and op_end(). The supervisor closes
+ * the gate to reconcile while no process is between the two (see
+ * p_reconcile()): a process says it is busy before it looks at the gate,
+ * and the supervisor closes the gate before it looks at who is busy (all
+ * sequentially consistent), so one of the two always sees the other. */
+static void op_begin(struct worker *w)
+{
+    for (;;) {
+        atomic_store(&w->pmodel, (uint64_t)w->held << 1 | 1);
+        if (atomic_load(&ctl->gate) == 0)
+            return;
+        atomic_store(&w->pmodel, (uint64_t)w->held << 1);
+        while (atomic_load(&ctl->gate) != 0) {
+            const struct timespec ts = {0, 50000};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static void op_end(struct worker *w)
+{
+    atomic_store(&w->pmodel, (uint64_t)w->held << 1);
+}
+
+static void *p_get_block(struct worker *w)
+{
+    const size_t size = (size_t)(rnd(w) % (bsize + 1));
+    op_begin(w);
+    errno = 0;
+    void *p = am_onesize_shared_allocate(&handle, size);
+    const int err = errno;
+    const bool ok = p != NULL && in_pool(w, p);
+    if (ok) {
+        ledger_claim(w, p, false, 0);
+        w->held++;
+    }
+    op_end(w);
+    atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
+    if (p == NULL) {
+        w->c.failed++;
+        if (err != ENOMEM)
+            violation(w, NULL, "am_onesize_shared_allocate(%zu) failed with %s", size, strerror(err));
+    }
+    return ok ? p : NULL;
+}
+
+static void p_put_block(struct worker *w, void *p)
+{
+    op_begin(w);
+    ledger_release(w, p, 0);
+    const int err = am_onesize_shared_free(&handle, p);
+    w->held -= err == 0;
+    op_end(w);
+    atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
+    if (err != 0)
+        violation(w, p, "am_onesize_shared_free failed with %s", strerror(-err));
+    else
+        atomic_fetch_add_explicit(&w->c.pairs, 1, memory_order_relaxed);
+}
+
+static void *p_wait_block(struct worker *w)
+{
+    const size_t size = (size_t)(rnd(w) % (bsize + 1));
+    op_begin(w);
+    const uint64_t t0 = mono_ns(), dl = t0 + opt.deadline_ms * 1000000u;
+    const struct timespec deadline = timespec_of(dl);
+    atomic_store(&w->in_wait_until, dl);
+    errno = 0;
+    void *p = am_onesize_shared_allocate_wait(&handle, size, &deadline);
+    const int err = errno;
+    const uint64_t t1 = mono_ns();
+    const bool ok = p != NULL && in_pool(w, p);
+    if (ok) {
+        ledger_claim(w, p, false, 0);
+        w->held++;
+    }
+    op_end(w);
+    atomic_store(&w->in_wait_until, 0);
+    atomic_fetch_add_explicit(&w->c.ops, 1, memory_order_relaxed);
+    if (judge_wait(w, p, err, size, t0, dl, t1) == NULL)
+        return NULL;
+    return ok ? p : NULL;
+}
+
+/* Handoff between processes: blocks go through a ring of offsets in the
+ * control area, given with am_onesize_shared_give() and taken with
+ * am_onesize_shared_take(). */
+static void p_producer(struct worker *w)
+{
+    struct pring *q = &ctl->rings[w->pring];
+    uint64_t seq = 0;
+    while (running(w)) {
+        void *p = get_block(w, 0);
+        if (p == NULL) {
+            sched_yield();
+            continue;
+        }
+        stamp(p, w->id, ++seq);
+        const uint64_t t = atomic_load(&q->tail);
+        while (t - atomic_load(&q->head) >= RING && running(w))
+            sched_yield();
+        uint64_t off = 0, given = 0;
+        if (t - atomic_load(&q->head) >= RING || am_onesize_shared_offset(&handle, p, &off) != 0) {
+            if (t - atomic_load(&q->head) < RING)
+                violation(w, p, "am_onesize_shared_offset refused a block the pool handed out");
+            verify(w, p, w->id, seq); /* stopping with a full ring: keep it */
+            put_block(w, p);
+            continue;
+        }
+        const uint64_t tag = tag_of(w->id, seq);
+        struct pentry *e = &q->e[t % RING];
+        op_begin(w);
+        e->off = off;
+        e->tag = tag;
+        atomic_store(&e->st, t << 3 | ES_PENDING);
+        ledger_release(w, p, TRANSIT | tag);
+        const int err = am_onesize_shared_give(&handle, p, &given);
+        if (err == 0) {
+            w->gives++;
+            atomic_store(&e->st, t << 3 | ES_READY);
+            w->held--;
+            atomic_store(&q->tail, t + 1);
+        } else {
+            atomic_store(&e->st, t << 3 | ES_DROPPED);
+            atomic_store(&ctl->ledger[index_of(p)], holder(w->id)); /* still this one's */
+        }
+        op_end(w);
+        if (err != 0) {
+            violation(w, p, "am_onesize_shared_give failed with %s, and its giver (this process) is alive",
+                      strerror(-err));
+            put_block(w, p);
+            continue;
+        }
+        if (given != off)
+            violation(w, p,
+                      "am_onesize_shared_give gave offset %" PRIu64
+                      ", am_onesize_shared_offset said %" PRIu64,
+                      given, off);
+        atomic_fetch_add_explicit(&w->c.pairs, 1, memory_order_relaxed);
+    }
+    atomic_store(&q->done, 1);
+}
+
+static void p_consumer(struct worker *w)
+{
+    struct pring *q = &ctl->rings[w->cring];
+    bool draining = false;
+    uint64_t since = 0;
+    for (;;) {
+        const uint64_t h = atomic_load(&q->head), t = atomic_load(&q->tail);
+        if (h == t) {
+            if (atomic_load(&q->done) && h == atomic_load(&q->tail))
+                break;
+            draining = false;
+            since = 0;
+            sched_yield();
+            continue;
+        }
+        /* Let gifts pile up (half the ring, or for 1 ms) before taking them
+         * all, so that a producer killed leaves some in transit. */
+        if (!draining) {
+            const uint64_t now = mono_ns();
+            since = since ? since : now;
+            if (t - h < RING / 2 && now - since < 1000000u && !atomic_load(stop)) {
+                sched_yield();
+                continue;
+            }
+            draining = true;
+        }
+        struct pentry *e = &q->e[h % RING];
+        const uint64_t st = atomic_load(&e->st), off = e->off, tag = e->tag;
+        op_begin(w);
+        if (st != (h << 3 | ES_READY)) {
+            atomic_store(&q->head, h + 1);
+            op_end(w);
+            violation(w, NULL,
+                      "ring entry %" PRIu64 ", below the tail, is %s for position %" PRIu64 ", not ready", h,
+                      entry_state_names[st & 7], st >> 3);
+            continue;
+        }
+        atomic_store(&e->st, h << 3 | ES_TAKING);
+        errno = 0;
+        void *p = am_onesize_shared_take(&handle, off);
+        const int err = errno;
+        const bool ok = p != NULL && in_pool(w, p);
+        if (ok) {
+            ledger_claim(w, p, true, tag);
+            w->held++;
+            w->takes++;
+        }
+        atomic_store(&q->head, h + 1);
+        op_end(w);
+        const unsigned giver = inc_of(tag);
+        if (p == NULL) {
+            /* Never excused: the supervisor settles the gifts of a giver
+             * killed in the middle (resolve_producer()) before any take. */
+            violation(w, NULL,
+                      "am_onesize_shared_take(%" PRIu64 "), the gift of incarnation %u (%s) seq %" PRIu64
+                      ", failed with %s",
+                      off, giver, inc_state_names[state_of(giver)], tag & SEQ_MASK, strerror(err));
+            continue;
+        }
+        if (!ok)
+            continue;
+        if (state_of(giver) >= INC_DEAD)
+            w->taken_after_giver_died++;
+        verify(w, p, giver, tag & SEQ_MASK);
+        put_block(w, p);
+    }
+}
+
+/* A worker process: map the pool, attach, run the pattern, detach. */
+static _Noreturn void process_main(struct worker *w)
+{
+#if defined(__linux__)
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the supervisor */
+#endif
+    if (getppid() != supervisor_pid)
+        _exit(4);
+    signal(SIGINT, SIG_IGN); /* Ctrl-C reaches the whole process group: the supervisor stops the run */
+    signal(SIGTERM, SIG_IGN);
+    /* Its own mapping, made while the supervisor's (inherited) is still
+     * there, so at another address, and moved by 0 to 63 pages within a
+     * reservation, so mostly at another address than other incarnations'
+     * too (their reservations tend to land at the same place). */
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), shift = page * (w->id % 64);
+    unsigned char *room = mmap(NULL, region_bytes + 64 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *mine = room == MAP_FAILED ? MAP_FAILED
+                                             : mmap(room + shift, region_bytes, PROT_READ | PROT_WRITE,
+                                                    MAP_SHARED | MAP_FIXED, pool_fd, 0);
+    if (mine == MAP_FAILED) {
+        violation(w, NULL, "mmap of the pool's memfd failed: %s", strerror(errno));
+        _exit(3);
+    }
+    if (shift != 0)
+        munmap(room, shift);
+    munmap(mine + region_bytes, 64 * page - shift);
+    munmap(region, region_bytes); /* the supervisor's address: never used here */
+    region = mine;
+    first_block = (uintptr_t)region + ctl->first_off;
+    w->map_addr = (uintptr_t)region;
+    op_begin(w);
+    int err = am_onesize_shared_attach(&handle, region, region_bytes);
+    if (err == 0)
+        atomic_store(&w->attached, 1);
+    op_end(w);
+    if (err != 0) {
+        violation(w, NULL, "am_onesize_shared_attach failed with %s", strerror(-err));
+        _exit(3);
+    }
+    switch (w->role) {
+    case P_LIFO:
+        run_lifo(w);
+        break;
+    case P_BURST:
+        run_burst(w);
+        break;
+    case P_RANDOM:
+        run_random(w, false); /* no margin allocation in a shared pool */
+        break;
+    case P_WAIT:
+        run_wait(w);
+        break;
+    case P_HANDOFF:
+        if (w->pring >= 0)
+            p_producer(w);
+        else
+            p_consumer(w);
+        break;
+    }
+    op_begin(w);
+    if (w->held != 0)
+        violation(w, NULL, "holds %zu blocks at its end", w->held);
+    err = am_onesize_shared_detach(&handle);
+    atomic_store(&w->attached, 0);
+    op_end(w);
+    if (err != 0)
+        violation(w, NULL, "am_onesize_shared_detach failed with %s", strerror(-err));
+    _exit(0);
+}
+
+/* The shared pool, holding exactly --blocks blocks, and the control area. */
+static void make_shared_pool(struct worker *sw)
+{
+    (void)plan_blocks(); /* the block size and alignment expected */
+    region_bytes = am_onesize_shared_size(opt.blocks, opt.block_size, opt.alignment);
+    size_t ledger_bytes, ctl_bytes;
+    if (region_bytes == 0 || __builtin_mul_overflow(opt.blocks, sizeof ctl->ledger[0], &ledger_bytes) ||
+        __builtin_add_overflow(ledger_bytes, sizeof *ctl, &ctl_bytes))
+        bad_option("--blocks %zu of %zu bytes do not fit in memory", opt.blocks, bsize);
+    ctl = mmap(NULL, ctl_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pool_fd = memfd_create("amonesize-stress", MFD_CLOEXEC);
+    if (ctl == MAP_FAILED || pool_fd < 0 || ftruncate(pool_fd, (off_t)region_bytes) != 0 ||
+        (region = mmap(NULL, region_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, pool_fd, 0)) == MAP_FAILED) {
+        fprintf(stderr, "amonesize-stress: shared memory of %zu + %zu bytes: %s\n", region_bytes, ctl_bytes,
+                strerror(errno));
+        exit(1);
+    }
+    stop = &ctl->stop;
+    violations_seen = &ctl->violations_seen;
+    workers = ctl->workers;
+    nworkers = opt.processes;
+    int err = am_onesize_shared_create(region, region_bytes, opt.block_size, opt.alignment);
+    if (err == 0)
+        err = am_onesize_shared_attach(&handle, region, region_bytes);
+    if (err != 0) {
+        fprintf(stderr,
+                "VIOLATION: am_onesize_shared_create or _attach over %zu bytes for %zu blocks of %zu: %s\n",
+                region_bytes, opt.blocks, bsize, strerror(-err));
+        exit(1);
+    }
+    struct am_onesize_stats st;
+    am_onesize_shared_get_stats(&handle, &st, NULL);
+    nblocks = st.nblocks;
+    if (nblocks != opt.blocks || st.block_size != bsize) {
+        fprintf(stderr,
+                "VIOLATION: in am_onesize_shared_size(%zu, %zu, %zu) bytes the library laid out %zu blocks "
+                "of %zu "
+                "bytes, not %zu of %zu\n",
+                opt.blocks, opt.block_size, opt.alignment, nblocks, st.block_size, opt.blocks, bsize);
+        exit(1);
+    }
+    /* Block 0 is the first a fresh pool hands out (never-used blocks are
+     * carved in order); every block must lie within nblocks blocks of it. */
+    void *b = am_onesize_shared_allocate(&handle, 1);
+    uint64_t off = 0;
+    if (b == NULL || am_onesize_shared_offset(&handle, b, &off) != 0 ||
+        off != (uintptr_t)b - (uintptr_t)region || (uintptr_t)b % unit != 0 ||
+        off + nblocks * bsize > region_bytes || am_onesize_shared_free(&handle, b) != 0) {
+        fprintf(stderr,
+                "VIOLATION: the first block of a fresh shared pool, %p at offset %" PRIu64 " of %zu bytes, "
+                "is not the start of %zu blocks of %zu aligned to %zu\n",
+                b, off, region_bytes, nblocks, bsize, unit);
+        exit(1);
+    }
+    ctl->first_off = off;
+    first_block = (uintptr_t)b;
+    sw->map_addr = (uintptr_t)region;
+    set_state(SUPER_INC, INC_RUNNING);
+}
+
+/* Roles stay with their slot: handoff slots in pairs with a ring; in mixed,
+ * the others take lifo, burst, random and wait in turn, a replacement the
+ * next of its predecessor. */
+static void assign_process_roles(void)
+{
+    unsigned r = 0;
+    for (unsigned i = 0; i < nworkers; i++) {
+        workers[i].slot = i + 1;
+        workers[i].pring = workers[i].cring = -1;
+    }
+    for (unsigned i = 0; i + 1 < nworkers; i += 2) {
+        const bool pair =
+            opt.pattern == P_HANDOFF || (opt.pattern == P_MIXED && nworkers >= 3 && i + 2 == nworkers);
+        if (pair) {
+            workers[i].pring = workers[i + 1].cring = (int)r++;
+        } else if (opt.pattern == P_MIXED && nworkers >= 3 && i + 3 == nworkers) {
+            workers[i + 1].pring = workers[i + 2].cring = (int)r++; /* an odd count: the last two */
+            break;
+        }
+    }
+}
+
+static int process_role(unsigned i, unsigned generation)
+{
+    static const int cycle[] = {P_LIFO, P_BURST, P_RANDOM, P_WAIT};
+    if (workers[i].pring >= 0 || workers[i].cring >= 0)
+        return P_HANDOFF;
+    if (opt.pattern == P_HANDOFF)
+        return P_LIFO; /* an odd one out */
+    if (opt.pattern != P_MIXED)
+        return (int)opt.pattern;
+    return cycle[(i + generation) % 4];
+}
+
+static void note_address(uintptr_t a)
+{
+    for (unsigned i = 0; i < sup.naddrs; i++)
+        if (sup.addrs[i] == a)
+            return;
+    if (a != 0 && sup.naddrs < sizeof sup.addrs / sizeof sup.addrs[0])
+        sup.addrs[sup.naddrs++] = a;
+}
+
+/* An incarnation is over: its counts join the totals. */
+static void fold(struct worker *w)
+{
+    sup.per[w->role].ops += atomic_load(&w->c.ops);
+    sup.per[w->role].failed += w->c.failed;
+    sup.per[w->role].violations += w->c.violations;
+    add_wait(&sup.wait, &w->wc);
+    sup.timeouts += atomic_load(&w->timeouts);
+    sup.gives += w->gives;
+    sup.takes += w->takes;
+    sup.taken_after_giver_died += w->taken_after_giver_died;
+    sup.reused_after_reap += w->reused_after_reap;
+    note_address(w->map_addr);
+}
+
+/* Start a new incarnation in slot i; false if none may be started. */
+static bool start_worker(struct worker *sw, unsigned i)
+{
+    struct worker *w = &workers[i];
+    if (incarnations + 1 >= MAX_INCARNATIONS) {
+        sup.out_of_incarnations = true;
+        return false;
+    }
+    const unsigned inc = ++incarnations;
+    /* a replacement goes on with its predecessor's share of --ops */
+    w->ops_before = w->id != 0 ? w->ops_before + atomic_load(&w->c.ops) - w->c.failed : 0;
+    w->generation += w->id != 0;
+    w->id = inc;
+    w->role = process_role(i, w->generation);
+    w->rng = opt.seed ^ mix(inc);
+    atomic_store(&w->c.ops, 0);
+    atomic_store(&w->c.pairs, 0);
+    w->c.failed = w->c.violations = 0;
+    w->wc = (struct wait_counts){0};
+    atomic_store(&w->timeouts, 0);
+    atomic_store(&w->in_wait_until, 0);
+    w->held = 0;
+    atomic_store(&w->pmodel, 0);
+    atomic_store(&w->attached, 0);
+    w->map_addr = 0;
+    w->gives = w->takes = w->taken_after_giver_died = w->reused_after_reap = 0;
+    pwatch[i].seen = 0;
+    pwatch[i].quiet = 0;
+    pwatch[i].reported = false;
+    sup.wait_workers += w->role == P_WAIT;
+    set_state(inc, INC_RUNNING);
+    fflush(stdout); /* nothing buffered for the child to print again */
+    fflush(stderr);
+    const pid_t pid = fork();
+    if (pid == 0)
+        process_main(w);
+    if (pid < 0) {
+        violation(sw, NULL, "fork failed: %s", strerror(errno));
+        set_state(inc, INC_ENDED);
+        return false;
+    }
+    w->pid = pid;
+    sup.started++;
+    return true;
+}
+
+/* The supervisor's heartbeat, which on_tick() checks every second: when it
+ * last went on (CLOCK_MONOTONIC ns) and what it was about to do then. A
+ * supervisor that does not go on for run_stall_limit() is stuck in a call
+ * of the pool: the pool hangs. */
+static atomic_uint_fast64_t beat_ns;
+static const char *_Atomic doing = "";
+static uint64_t hang_ns, watchdog_ns;
+
+static void beat(const char *what)
+{
+    atomic_store(&doing, what);
+    atomic_store(&beat_ns, mono_ns());
+}
+
+static void put_str(char *buf, size_t cap, size_t *n, const char *s)
+{
+    while (*s != '\0' && *n < cap)
+        buf[(*n)++] = *s++;
+}
+
+static void put_u64(char *buf, size_t cap, size_t *n, uint64_t v)
+{
+    char digits[24];
+    size_t k = 0;
+    do
+        digits[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k > 0 && *n < cap)
+        buf[(*n)++] = digits[--k];
+}
+
+/* SIGALRM, every second with --processes: a hang, or the watchdog's time.
+ * Only async-signal-safe calls; every worker is killed, then the
+ * supervisor exits with 1 (no summary: the pool cannot be trusted). */
+static void on_tick(int sig)
+{
+    (void)sig;
+    const uint64_t now = mono_ns(), since = now - atomic_load(&beat_ns);
+    if (since < hang_ns && now < watchdog_ns)
+        return;
+    char msg[1024];
+    size_t n = 0;
+    if (since >= hang_ns) {
+        put_str(msg, sizeof msg, &n, "VIOLATION: the pool hangs: the supervisor has been in ");
+        put_str(msg, sizeof msg, &n, atomic_load(&doing));
+        put_str(msg, sizeof msg, &n, " for ");
+        put_u64(msg, sizeof msg, &n, since / 1000000000u);
+        put_str(msg, sizeof msg, &n, " s; inside a pool call then:");
+        for (unsigned i = 0; i < nworkers; i++)
+            if (workers[i].pid > 0 && (atomic_load(&workers[i].pmodel) & 1)) {
+                put_str(msg, sizeof msg, &n, " process ");
+                put_u64(msg, sizeof msg, &n, i + 1);
+                put_str(msg, sizeof msg, &n, " (incarnation ");
+                put_u64(msg, sizeof msg, &n, workers[i].id);
+                put_str(msg, sizeof msg, &n, ", ");
+                put_str(msg, sizeof msg, &n, pattern_names[workers[i].role]);
+                put_str(msg, sizeof msg, &n, ")");
+            }
+        put_str(msg, sizeof msg, &n, "; killed so far: ");
+        put_u64(msg, sizeof msg, &n, sup.kills);
+        put_str(msg, sizeof msg, &n, "\n");
+    } else {
+        put_str(msg, sizeof msg, &n,
+                "VIOLATION: watchdog: the run did not finish in time (deadlock or livelock)\n");
+    }
+    if (write(STDERR_FILENO, msg, n) < 0)
+        n = 0;
+    for (unsigned i = 0; i < nworkers; i++)
+        if (workers[i].pid > 0)
+            kill(workers[i].pid, SIGKILL);
+    _exit(1);
+}
+
+/* Whether the block at off is in transit (-EALREADY) or held by some handle
+ * (-EPERM), asked of the pool without changing anything: a give by the
+ * supervisor, which holds no block, can only be refused. */
+static int probe(struct worker *sw, uint64_t off)
+{
+    void *p = am_onesize_shared_pointer(&handle, off);
+    if (p == NULL)
+        return -EINVAL;
+    const int r = am_onesize_shared_give(&handle, p, NULL);
+    if (r == 0)
+        violation(sw, p, "am_onesize_shared_give accepted a block from the supervisor, which holds none");
+    return r;
+}
+
+/* The producer of q, incarnation inc, is dead: settle the entry at the tail,
+ * which it may have been writing. */
+static void resolve_producer(struct worker *sw, struct pring *q, unsigned inc)
+{
+    const uint64_t t = atomic_load(&q->tail);
+    struct pentry *e = &q->e[t % RING];
+    const uint64_t st = atomic_load(&e->st);
+    if (st >> 3 != t || ((st & 7) != ES_READY && (st & 7) != ES_PENDING))
+        return; /* nothing begun at the tail */
+    const int r = (st & 7) == ES_READY ? -EALREADY : probe(sw, e->off);
+    if (r == -EALREADY) { /* the give was made: the gift stays, for the consumer */
+        atomic_store(&e->st, t << 3 | ES_READY);
+        atomic_store(&q->tail, t + 1);
+        sup.gifts_published++;
+    } else if (r == -EPERM) { /* it was not: the block is the dead one's, reaped next */
+        void *p = am_onesize_shared_pointer(&handle, e->off);
+        uint64_t was = TRANSIT | e->tag;
+        char what[160];
+        if (!atomic_compare_exchange_strong(&ctl->ledger[index_of(p)], &was, holder(inc)) &&
+            was != holder(inc))
+            violation(sw, p, "a block being given by dead incarnation %u is %s in the ledger", inc,
+                      describe(was, what, sizeof what));
+        atomic_store(&e->st, t << 3 | ES_DROPPED);
+        sup.gifts_undone++;
+    } else {
+        violation(sw, NULL,
+                  "the block at offset %" PRIu64 ", being given by dead incarnation %u: probing it gave %s",
+                  e->off, inc, strerror(-r));
+    }
+}
+
+/* The consumer of q, incarnation inc, is dead: settle the entry at the head,
+ * which it may have been taking. */
+static void resolve_consumer(struct worker *sw, struct pring *q, unsigned inc)
+{
+    const uint64_t h = atomic_load(&q->head);
+    struct pentry *e = &q->e[h % RING];
+    if (atomic_load(&e->st) != (h << 3 | ES_TAKING))
+        return;
+    const int r = probe(sw, e->off);
+    if (r == -EALREADY) { /* not taken: the next consumer takes it */
+        atomic_store(&e->st, h << 3 | ES_READY);
+        sup.takes_undone++;
+    } else if (r == -EPERM) { /* taken: the dead one's, reaped next */
+        void *p = am_onesize_shared_pointer(&handle, e->off);
+        uint64_t was = TRANSIT | e->tag;
+        char what[160];
+        if (!atomic_compare_exchange_strong(&ctl->ledger[index_of(p)], &was, holder(inc)) &&
+            was != holder(inc))
+            violation(sw, p, "a block being taken by dead incarnation %u is %s in the ledger", inc,
+                      describe(was, what, sizeof what));
+        atomic_store(&q->head, h + 1);
+        sup.takes_finished++;
+    } else {
+        violation(sw, NULL,
+                  "the block at offset %" PRIu64 ", being taken by dead incarnation %u: probing it gave %s",
+                  e->off, inc, strerror(-r));
+    }
+}
+
+static void describe_status(int status, char *buf, size_t n)
+{
+    if (WIFSIGNALED(status))
+        snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(buf, n, "exit status %d", WEXITSTATUS(status));
+}
+
+/* The process of slot i is over (waited for): killed (by the supervisor),
+ * or ended by itself. A process that ended cleanly returned everything and
+ * detached; any other is dead: its ring entries are settled and its blocks
+ * reaped, and what came back must be what it held. */
+static void worker_over(struct worker *sw, unsigned i, int status, bool killed)
+{
+    struct worker *w = &workers[i];
+    const unsigned inc = w->id;
+    const long pid = (long)w->pid;
+    char how[96];
+    describe_status(status, how, sizeof how);
+    w->pid = 0;
+    if (!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        set_state(inc, INC_ENDED);
+        if (!atomic_load(stop) && opt.ops == 0)
+            violation(sw, NULL, "process %u (incarnation %u, pid %ld, %s) ended before the run did", i + 1,
+                      inc, pid, pattern_names[w->role]);
+        if (atomic_load(&w->pmodel) != 0 || atomic_load(&w->attached))
+            violation(sw, NULL, "process %u (incarnation %u, pid %ld) ended holding %" PRIu64 " blocks%s",
+                      i + 1, inc, pid, (uint64_t)(atomic_load(&w->pmodel) >> 1),
+                      atomic_load(&w->attached) ? ", attached" : "");
+        fold(w);
+        return;
+    }
+    set_state(inc, INC_DEAD);
+    if (!killed) {
+        sup.deaths++;
+        violation(sw, NULL, "process %u (incarnation %u, pid %ld, %s) died: %s", i + 1, inc, pid,
+                  pattern_names[w->role], how);
+    }
+    if (w->pring >= 0)
+        resolve_producer(sw, &ctl->rings[w->pring], inc);
+    if (w->cring >= 0)
+        resolve_consumer(sw, &ctl->rings[w->cring], inc);
+    /* In a pool call when it died, it may have changed the pool by one
+     * block its model does not show (see op_begin()). */
+    const uint64_t m = atomic_load(&w->pmodel), held = m >> 1, busy = m & 1;
+    if (!opt.broken_reap) {
+        set_state(inc, INC_REAPING);
+        const int n = am_onesize_shared_reap(&handle);
+        set_state(inc, INC_REAPED);
+        sup.reaps++;
+        if (n < 0)
+            violation(sw, NULL, "am_onesize_shared_reap failed with %s", strerror(-n));
+        else if ((sup.reclaimed += (uint64_t)n, (uint64_t)n + busy < held || (uint64_t)n > held + busy))
+            violation(
+                sw, NULL,
+                "reaping after process %u (incarnation %u, pid %ld, %s) was %s brought back %d blocks; it "
+                "held %" PRIu64 "%s",
+                i + 1, inc, pid, pattern_names[w->role], how, n, held,
+                busy ? ", and was inside a pool call" : "");
+    }
+    fold(w);
+}
+
+/* Wait for whatever worker processes ended (block: wait for at least one),
+ * and replace those that died while the run goes on. */
+static void collect(struct worker *sw)
+{
+    for (;;) {
+        int status;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0)
+            return;
+        for (unsigned i = 0; i < nworkers; i++)
+            if (workers[i].pid == pid) {
+                worker_over(sw, i, status, false);
+                if (!atomic_load(stop) && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+                    start_worker(sw, i);
+                break;
+            }
+    }
+}
+
+static void kill_one(struct worker *sw)
+{
+    unsigned live[MAX_PROCESSES], n = 0;
+    for (unsigned i = 0; i < nworkers; i++)
+        if (workers[i].pid > 0 && state_of(workers[i].id) == INC_RUNNING)
+            live[n++] = i;
+    if (n == 0 || incarnations + 1 >= MAX_INCARNATIONS) {
+        sup.out_of_incarnations |= n != 0;
+        return;
+    }
+    const unsigned i = live[rnd(sw) % n];
+    const pid_t pid = workers[i].pid;
+    int status = 0;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    /* it may have ended by itself just before (--ops) */
+    const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    sup.kills += killed;
+    worker_over(sw, i, status, killed);
+    if (killed)
+        start_worker(sw, i);
+}
+
+/* Close the gate, wait (up to 20 ms) until no process is inside a pool
+ * call, and reconcile at that instant: the pool's blocks in use with those
+ * the processes hold plus the gifts in the rings, its blocks in transit
+ * with those gifts, its owners with the processes attached (and the
+ * supervisor); am_onesize_shared_check() must pass. A process still inside
+ * a call (waiting in am_onesize_shared_allocate_wait()) makes each count
+ * uncertain by one. */
+static void p_reconcile(struct worker *sw)
+{
+    atomic_store(&ctl->gate, 1);
+    const uint64_t until = mono_ns() + 20000000u;
+    uint64_t busy;
+    for (;;) {
+        busy = 0;
+        for (unsigned i = 0; i < nworkers; i++)
+            if (workers[i].pid > 0)
+                busy += atomic_load(&workers[i].pmodel) & 1;
+        if (busy == 0 || mono_ns() >= until)
+            break;
+        const struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    uint64_t held = 0, attached = 0, ready = 0, odd = 0, odd_st = 0, odd_pos = 0;
+    for (unsigned i = 0; i < nworkers; i++)
+        if (workers[i].pid > 0) {
+            held += atomic_load(&workers[i].pmodel) >> 1;
+            attached += atomic_load(&workers[i].attached);
+        }
+    for (unsigned r = 0; r < nworkers / 2; r++) {
+        struct pring *q = &ctl->rings[r];
+        for (uint64_t pos = atomic_load(&q->head), t = atomic_load(&q->tail); pos < t; pos++) {
+            const uint64_t st = atomic_load(&q->e[pos % RING].st);
+            if (st == (pos << 3 | ES_READY)) {
+                ready++;
+            } else {
+                odd++;
+                odd_st = st;
+                odd_pos = pos;
+            }
+        }
+    }
+    struct am_onesize_stats st;
+    struct am_onesize_shared_stats ss;
+    const int err = am_onesize_shared_get_stats(&handle, &st, &ss), bad = am_onesize_shared_check(&handle);
+    atomic_store(&ctl->gate, 0);
+    sup.reconciles++;
+    sup.reconciles_exact += busy == 0;
+    sup.recoveries = ss.recoveries;
+    if (err != 0 || bad != 0) {
+        violation(sw, NULL, "am_onesize_shared_get_stats: %s; am_onesize_shared_check: %s", strerror(-err),
+                  strerror(-bad));
+        return;
+    }
+    const uint64_t inuse = st.nblocks - st.nfree, expect = held + ready;
+    if (inuse + busy < expect || inuse > expect + busy || ss.in_transit + busy < ready ||
+        ss.in_transit > ready + busy || ss.owners + busy < 1 + attached || ss.owners > 1 + attached + busy)
+        violation(sw, NULL,
+                  "counts do not reconcile: the pool has %" PRIu64
+                  " blocks in use, %zu in transit, %zu owners; the "
+                  "processes hold %" PRIu64 ", the rings have %" PRIu64 " gifts, %" PRIu64
+                  " processes are attached (+ the supervisor); %" PRIu64 " were inside a pool call",
+                  inuse, ss.in_transit, ss.owners, held, ready, attached, busy);
+    if (busy == 0 && odd != 0)
+        violation(sw, NULL,
+                  "%" PRIu64 " ring entries below a tail are not ready, one %s for position %" PRIu64
+                  " at %" PRIu64,
+                  odd, entry_state_names[odd_st & 7], odd_st >> 3, odd_pos);
+    if (ss.reclaimed != sup.reclaimed)
+        violation(sw, NULL,
+                  "the pool counts %" PRIu64
+                  " blocks reclaimed, the supervisor's reaps brought back %" PRIu64,
+                  ss.reclaimed, sup.reclaimed);
+    if (ss.recoveries > sup.kills + sup.deaths)
+        violation(sw, NULL, "%" PRIu64 " recoveries of the lock, but only %" PRIu64 " processes died",
+                  ss.recoveries, sup.kills + sup.deaths);
+    if (st.nfree_min > st.nfree || st.nfree > st.nblocks || st.rejected_double || st.rejected_interior ||
+        st.rejected_outside || st.rejected_never_allocated || st.corruptions || st.oversize_requests)
+        violation(sw, NULL,
+                  "stats: nfree_min %zu nfree %zu; rejected frees %" PRIu64 " double, %" PRIu64
+                  " other; corruptions %" PRIu64 "; oversize requests %" PRIu64,
+                  st.nfree_min, st.nfree, st.rejected_double,
+                  st.rejected_interior + st.rejected_outside + st.rejected_never_allocated, st.corruptions,
+                  st.oversize_requests);
+}
+
+/* The supervisor's progress watch, every loop: a live process that completes
+ * no allocate+free pair (and has no timeout) for run_stall_limit() of the
+ * supervisor's running time made no progress; a wait still inside its call
+ * STUCK_S past its deadline and the tolerance is stuck. gap: the running
+ * time since the last look, at most 0.5 s. True when one is seen. */
+static bool p_watch(struct worker *sw, double gap)
+{
+    bool stalled = false;
+    const uint64_t now = mono_ns(), stuck_ns = (uint64_t)((tolerance_s + STUCK_S) * 1e9);
+    for (unsigned i = 0; i < nworkers; i++) {
+        struct worker *w = &workers[i];
+        if (w->pid <= 0 || pwatch[i].reported)
+            continue;
+        const uint64_t until = atomic_load(&w->in_wait_until);
+        if (until != 0 && now > until + stuck_ns) {
+            violation(
+                sw, NULL,
+                "stuck: process %u (incarnation %u, pid %ld) still inside am_onesize_shared_allocate_wait "
+                "%.3f s past its deadline (tolerance %" PRIu64 " ms)",
+                i + 1, w->id, (long)w->pid, (double)(now - until) / 1e9, opt.tolerance_ms);
+            pwatch[i].reported = stalled = true;
+            continue;
+        }
+        const uint64_t seen = atomic_load(&w->c.pairs) + atomic_load(&w->timeouts);
+        if (seen != pwatch[i].seen) {
+            pwatch[i].seen = seen;
+            pwatch[i].quiet = 0;
+        } else if ((pwatch[i].quiet += gap) >= run_stall_limit()) {
+            struct am_onesize_stats st;
+            am_onesize_shared_get_stats(&handle, &st, NULL);
+            violation(
+                sw, NULL,
+                "no progress: process %u (incarnation %u, pid %ld, %s) completed no allocate+free pair%s for "
+                "%.2f s of running time, after %" PRIu64 "; %" PRIu64 " failed allocations; then %zu of %zu "
+                "blocks were free and it held %" PRIu64,
+                i + 1, w->id, (long)w->pid, pattern_names[w->role],
+                w->role == P_WAIT ? " and had no timeout" : "", pwatch[i].quiet, seen, w->c.failed, st.nfree,
+                nblocks, (uint64_t)(atomic_load(&w->pmodel) >> 1));
+            pwatch[i].reported = stalled = true;
+        }
+    }
+    return stalled;
+}
+
+/* After every worker process is over: reap, take what is left in the rings,
+ * and account for every block. */
+static void p_final_checks(struct worker *sw, struct am_onesize_stats *st, struct am_onesize_shared_stats *ss,
+                           int *check_end)
+{
+    end_of_run_violations();
+    if (!opt.broken_reap) {
+        const int n = am_onesize_shared_reap(&handle);
+        sup.reaps++;
+        sup.reaped_at_end = n > 0 ? (uint64_t)n : 0;
+        if (n < 0)
+            violation(sw, NULL, "am_onesize_shared_reap failed with %s", strerror(-n));
+        else if (n != 0)
+            violation(sw, NULL,
+                      "the final reap brought back %d blocks: every process had ended or been reaped", n);
+        sup.reclaimed += sup.reaped_at_end;
+    }
+    am_onesize_shared_get_stats(&handle, st, ss);
+    sup.in_transit_end = ss->in_transit;
+    for (unsigned r = 0; r < nworkers / 2; r++) {
+        struct pring *q = &ctl->rings[r];
+        const uint64_t t = atomic_load(&q->tail);
+        for (uint64_t pos = atomic_load(&q->head); pos < t; pos++) {
+            const struct pentry *e = &q->e[pos % RING];
+            if (atomic_load(&e->st) != (pos << 3 | ES_READY)) {
+                violation(sw, NULL, "at the end ring entry %" PRIu64 " is %s, not ready", pos,
+                          entry_state_names[atomic_load(&e->st) & 7]);
+                continue;
+            }
+            void *p = am_onesize_shared_take(&handle, e->off);
+            if (p == NULL || !in_pool(sw, p)) {
+                violation(sw, p, "at the end the gift at offset %" PRIu64 " cannot be taken: %s", e->off,
+                          strerror(errno));
+                continue;
+            }
+            sup.drained++;
+            ledger_claim(sw, p, true, e->tag);
+            verify(sw, p, inc_of(e->tag), e->tag & SEQ_MASK);
+            ledger_release(sw, p, 0);
+            if (am_onesize_shared_free(&handle, p) != 0)
+                violation(sw, p, "at the end a drained gift cannot be freed");
+        }
+        atomic_store(&q->head, t);
+    }
+    if (sup.drained != sup.in_transit_end)
+        violation(sw, NULL, "at the end the pool had %" PRIu64 " blocks in transit, the rings %" PRIu64,
+                  sup.in_transit_end, sup.drained);
+    am_onesize_shared_get_stats(&handle, st, ss);
+    *check_end = am_onesize_shared_check(&handle);
+    sup.recoveries = ss->recoveries;
+    if (st->nfree != nblocks)
+        violation(sw, NULL, "at the end nfree is %zu, not nblocks %zu: blocks were lost", st->nfree, nblocks);
+    if (st->allocations != st->frees)
+        violation(sw, NULL, "%" PRIu64 " allocations but %" PRIu64 " frees", st->allocations, st->frees);
+    if (ss->in_transit != 0 || ss->owners != 1)
+        violation(sw, NULL,
+                  "at the end %zu blocks are in transit and %zu handles attached (expected the supervisor's)",
+                  ss->in_transit, ss->owners);
+    if (*check_end != 0)
+        violation(sw, NULL, "am_onesize_shared_check at the end: %s", strerror(-*check_end));
+    if (ss->reclaimed != sup.reclaimed)
+        violation(sw, NULL,
+                  "the pool counts %" PRIu64
+                  " blocks reclaimed, the supervisor's reaps brought back %" PRIu64,
+                  ss->reclaimed, sup.reclaimed);
+    if (ss->recoveries > sup.kills + sup.deaths)
+        violation(sw, NULL, "%" PRIu64 " recoveries of the lock, but only %" PRIu64 " processes died",
+                  ss->recoveries, sup.kills + sup.deaths);
+    if (st->rejected_double || st->rejected_interior || st->rejected_outside ||
+        st->rejected_never_allocated || st->corruptions)
+        violation(
+            sw, NULL, "stats: rejected frees %" PRIu64 " double, %" PRIu64 " other; corruptions %" PRIu64,
+            st->rejected_double, st->rejected_interior + st->rejected_outside + st->rejected_never_allocated,
+            st->corruptions);
+    /* A killed process's timeouts in the pool may have missed its count. */
+    if (st->timeouts < sup.timeouts || st->timeouts > sup.timeouts + sup.kills + sup.deaths)
+        violation(sw, NULL,
+                  "the pool counts %" PRIu64 " timeouts, the processes saw %" PRIu64 " (%" PRIu64 " killed)",
+                  st->timeouts, sup.timeouts, sup.kills);
+    /* Every block in the ledger is free, or was held by a killed process
+     * and reaped. */
+    char what[160];
+    for (size_t i = 0; i < nblocks; i++) {
+        const uint64_t v = atomic_load(&ctl->ledger[i]);
+        if (v != 0 && ((v & TRANSIT) || state_of(inc_of(v)) != INC_REAPED))
+            violation(sw, NULL, "at the end block %zu is %s in the ledger", i,
+                      describe(v, what, sizeof what));
+    }
+    note_address(sw->map_addr);
+}
+
+static void p_report(struct worker *sw, double elapsed, int interrupted, const struct am_onesize_stats *st,
+                     const struct am_onesize_shared_stats *ss, int check_end)
+{
+    uint64_t ops = 0, failed = 0, violations = sw->c.violations;
+    for (int k = 0; k < P_COUNT; k++) {
+        ops += sup.per[k].ops;
+        failed += sup.per[k].failed;
+        violations += sup.per[k].violations;
+    }
+    const bool ok = violations == 0;
+    const char *signame = interrupted == SIGINT ? "SIGINT" : "SIGTERM";
+    const struct wait_counts *wt = &sup.wait;
+    const double worst_late = wt->late_block > wt->late_timeout ? wt->late_block : wt->late_timeout;
+    if (opt.json) {
+        printf("{\"version\": \"%s\", \"mode\": \"processes\", \"seed\": \"%" PRIu64 "\", \"threads\": null, "
+               "\"processes\": %u, \"pattern\": \"%s\", \"lock\": \"shared\", \"cache\": 0, \"blocks\": %zu, "
+               "\"block_size\": %zu, \"alignment\": %zu, \"seconds\": %.3f, \"patterns\": {",
+               AM_ONESIZE_VERSION, opt.seed, opt.processes, pattern_names[opt.pattern], nblocks, bsize, unit,
+               elapsed);
+        bool first = true;
+        for (int k = 0; k < P_COUNT; k++) {
+            if (sup.per[k].ops == 0)
+                continue;
+            printf("%s\"%s\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
+                   ", \"violations\": %" PRIu64 "}",
+                   first ? "" : ", ", pattern_names[k], sup.per[k].ops, (double)sup.per[k].ops / elapsed,
+                   sup.per[k].failed, sup.per[k].violations);
+            first = false;
+        }
+        printf("}, ");
+        if (sup.wait_workers == 0)
+            printf("\"wait\": null, ");
+        else
+            printf("\"wait\": {\"threads\": %u, \"deadline_ms\": %" PRIu64 ", \"hold_us\": %" PRIu64
+                   ", \"tolerance_ms\": %" PRIu64 ", \"calls\": %" PRIu64 ", \"waits\": %" PRIu64
+                   ", \"timeouts\": %" PRIu64 ", \"longest_wait_ms\": %.3f, \"late_blocks\": %" PRIu64
+                   ", \"worst_lateness_ms\": %.3f, \"worst_timeout_lateness_ms\": %.3f, "
+                   "\"earliest_timeout_ms\": %.3f}, ",
+                   sup.wait_workers, opt.deadline_ms, opt.hold_us, opt.tolerance_ms, wt->calls, st->waits,
+                   wt->timeouts, ms_of(wt->longest), wt->late_blocks, ms_of(worst_late),
+                   ms_of(wt->late_timeout), ms_of(wt->early_timeout));
+        printf("\"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
+               ", \"violations\": %" PRIu64 "}, \"reconciles\": %" PRIu64 ", \"nblocks\": %zu, "
+               "\"nfree_end\": %zu, \"nfree_min\": %zu, \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
+               ", \"iterated_at_end\": null, \"interrupted\": %s%s%s, \"hardened\": null, ",
+               ops, (double)ops / elapsed, failed, violations, sup.reconciles, nblocks, st->nfree,
+               st->nfree_min, st->allocations, st->frees, interrupted ? "\"" : "",
+               interrupted ? signame : "null", interrupted ? "\"" : "");
+        printf("\"shared\": {\"kill_every\": ");
+        if (opt.kill_every > 0)
+            printf("%g", opt.kill_every);
+        else
+            printf("null");
+        printf(
+            ", \"kills\": %" PRIu64 ", \"deaths\": %" PRIu64 ", \"started\": %" PRIu64
+            ", \"distinct_addresses\": %u, \"recoveries\": %" PRIu64 ", \"reaps\": %" PRIu64
+            ", \"reclaimed\": %" PRIu64 ", \"reused_after_reap\": %" PRIu64 ", \"gives\": %" PRIu64
+            ", \"takes\": %" PRIu64 ", \"taken_after_giver_died\": %" PRIu64 ", \"gifts_published\": %" PRIu64
+            ", \"gifts_undone\": %" PRIu64 ", \"takes_undone\": %" PRIu64 ", \"takes_finished\": %" PRIu64
+            ", \"reconciles_exact\": %" PRIu64 ", \"in_transit_end\": %" PRIu64 ", \"drained_end\": %" PRIu64
+            ", \"in_transit_after\": %zu, \"owners_end\": %zu, \"check_end\": %d, \"reaped_at_end\": %" PRIu64
+            "}, \"ok\": %s}\n",
+            sup.kills, sup.deaths, sup.started, sup.naddrs, sup.recoveries, sup.reaps, sup.reclaimed,
+            sup.reused_after_reap, sup.gives, sup.takes, sup.taken_after_giver_died, sup.gifts_published,
+            sup.gifts_undone, sup.takes_undone, sup.takes_finished, sup.reconciles_exact, sup.in_transit_end,
+            sup.drained, ss->in_transit, ss->owners, check_end, sup.reaped_at_end, ok ? "true" : "false");
+        return;
+    }
+    if (opt.quiet)
+        return;
+    if (interrupted)
+        printf("\ninterrupted by %s after %.3f s: the processes stopped, what ran is verified below\n",
+               signame, elapsed);
+    printf("\n%-10s %14s %12s %14s %11s\n", "pattern", "operations", "M ops/s", "failed allocs",
+           "violations");
+    for (int k = 0; k < P_COUNT; k++)
+        if (sup.per[k].ops != 0)
+            printf("%-10s %14" PRIu64 " %12.2f %14" PRIu64 " %11" PRIu64 "\n", pattern_names[k],
+                   sup.per[k].ops, (double)sup.per[k].ops / elapsed / 1e6, sup.per[k].failed,
+                   sup.per[k].violations);
+    printf("%-10s %14" PRIu64 " %12.2f %14" PRIu64 " %11" PRIu64 "\n", "total", ops,
+           (double)ops / elapsed / 1e6, failed, violations);
+    if (sup.wait_workers != 0)
+        printf("\nwait: %" PRIu64 " calls of am_onesize_shared_allocate_wait, %" PRIu64 " waited, %" PRIu64
+               " timed out (deadline %" PRIu64
+               " ms); longest wait %.3f ms, at worst %.3f ms late (tolerance %" PRIu64 " ms)%s\n",
+               wt->calls, st->waits, wt->timeouts, opt.deadline_ms, ms_of(wt->longest), ms_of(worst_late),
+               opt.tolerance_ms, wt->early_timeout > 0 ? ", some timeouts BEFORE the deadline" : "");
+    printf("\nprocesses: %" PRIu64
+           " started (the pool mapped at %u distinct addresses, the supervisor's included), "
+           "%" PRIu64 " killed, %" PRIu64 " died otherwise%s\n",
+           sup.started, sup.naddrs, sup.kills, sup.deaths,
+           sup.out_of_incarnations ? "; no more kills: out of incarnation numbers" : "");
+    printf("lock: %" PRIu64
+           " recoveries (a process killed inside the critical section, the pool repaired by the "
+           "next locker)\n",
+           sup.recoveries);
+    printf("reaping: %" PRIu64 " reaps brought back %" PRIu64 " blocks; %" PRIu64
+           " were handed out again after their owner was reaped%s\n",
+           sup.reaps, sup.reclaimed, sup.reused_after_reap, opt.broken_reap ? " (BROKEN: no reap)" : "");
+    printf("handoff: %" PRIu64 " gives, %" PRIu64 " takes, %" PRIu64
+           " taken after their giver was killed; at kills "
+           "%" PRIu64 " gifts published, %" PRIu64 " undone, %" PRIu64 " takes undone, %" PRIu64
+           " finished\n",
+           sup.gives, sup.takes, sup.taken_after_giver_died, sup.gifts_published, sup.gifts_undone,
+           sup.takes_undone, sup.takes_finished);
+    printf("%" PRIu64 " reconciliations of the pool's counts with the processes' (%" PRIu64
+           " with every process outside the pool)\n",
+           sup.reconciles, sup.reconciles_exact);
+    printf("end: %zu of %zu blocks free (low-water mark %zu), %" PRIu64 " in transit (%" PRIu64
+           " drained from the rings), %zu owner, am_onesize_shared_check %d, %" PRIu64
+           " allocations = %" PRIu64 " frees\n",
+           st->nfree, nblocks, st->nfree_min, sup.in_transit_end, sup.drained, ss->owners, check_end,
+           st->allocations, st->frees);
+    printf("%s\n", ok ? "PASS: no violation" : "FAIL: violations seen (details above)");
+}
+
+static int run_processes(void)
+{
+    struct worker sw = {.id = SUPER_INC, .role = ROLE_SUPER};
+    sw.rng = opt.seed ^ mix(0);
+    supervisor_pid = getpid();
+    make_shared_pool(&sw);
+    assign_process_roles();
+    if (!opt.quiet && !opt.json) {
+        printf("amonesize-stress %s: %u processes sharing a memfd pool, pattern %s, %zu blocks of %zu bytes, "
+               "%s, "
+               "seed %" PRIu64 "\n",
+               AM_ONESIZE_VERSION, opt.processes, pattern_names[opt.pattern], nblocks, bsize,
+               opt.ops ? "ops per process" : "timed", opt.seed);
+        if (opt.kill_every > 0)
+            printf("  a random worker is killed (SIGKILL) and replaced every %g s%s\n", opt.kill_every,
+                   opt.broken_reap ? "; BROKEN: the supervisor never reaps" : "");
+        if (opt.pattern == P_WAIT || opt.pattern == P_MIXED)
+            printf("  wait: deadline %" PRIu64 " ms, holding blocks up to %" PRIu64 " us, tolerance %" PRIu64
+                   " ms (%s)\n",
+                   opt.deadline_ms, opt.hold_us, opt.tolerance_ms, opt.tolerance_why);
+    }
+    fflush(stdout);
+    hang_ns = (uint64_t)(run_stall_limit() * 1e9);
+    watchdog_ns =
+        mono_ns() + (uint64_t)((opt.ops ? 600 : opt.seconds * 3 + 60) + 4 * run_stall_limit()) * 1000000000u;
+    beat("starting the workers");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_tick;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    const struct itimerval tick = {{1, 0}, {1, 0}};
+    if (sigaction(SIGALRM, &sa, NULL) != 0 || setitimer(ITIMER_REAL, &tick, NULL) != 0) {
+        fprintf(stderr, "amonesize-stress: the watchdog's timer: %s\n", strerror(errno));
+        return 1;
+    }
+    const bool tty = isatty(STDERR_FILENO) && !opt.quiet && !opt.json;
+    const double t0 = now_s();
+    for (unsigned i = 0; i < nworkers; i++)
+        start_worker(&sw, i);
+    double next_kill = t0 + opt.kill_every, next_check = t0 + 0.1, next_line = t0 + 1, last = t0;
+    uint64_t last_ops = 0;
+    int interrupted = 0;
+    for (;;) {
+        const double t = now_s();
+        beat("its loop");
+        if (stop_signal != 0) {
+            interrupted = stop_signal;
+            signal(SIGINT, SIG_DFL); /* a second signal of either kind kills */
+            signal(SIGTERM, SIG_DFL);
+            break;
+        }
+        if (opt.ops == 0 && t - t0 >= opt.seconds)
+            break;
+        beat("collecting ended processes (am_onesize_shared_reap)");
+        collect(&sw);
+        unsigned live = 0;
+        for (unsigned i = 0; i < nworkers; i++)
+            live += workers[i].pid > 0;
+        if (live == 0)
+            break; /* --ops: all done */
+        if (opt.kill_every > 0 && t >= next_kill) {
+            beat("killing a worker, then am_onesize_shared_reap and a reconciliation");
+            kill_one(&sw);
+            p_reconcile(&sw); /* what the reap brought back, what stays in transit */
+            next_kill = next_kill + opt.kill_every > t ? next_kill + opt.kill_every : t + opt.kill_every;
+        }
+        if (t >= next_check) {
+            beat("am_onesize_shared_reap and a reconciliation (am_onesize_shared_get_stats, _check)");
+            if (!opt.broken_reap) {
+                const int n = am_onesize_shared_reap(&handle);
+                sup.reaps++;
+                if (n != 0)
+                    violation(&sw, NULL,
+                              "a reap brought back %d blocks of processes the supervisor did not know dead",
+                              n);
+                sup.reclaimed += n > 0 ? (uint64_t)n : 0;
+            }
+            p_reconcile(&sw);
+            next_check = t + 0.1;
+        }
+        beat("watching progress (am_onesize_shared_get_stats)");
+        if (p_watch(&sw, t - last < 0.5 ? t - last : 0.5))
+            break;
+        last = t;
+        if (tty && t >= next_line) {
+            uint64_t ops = 0;
+            for (int k = 0; k < P_COUNT; k++)
+                ops += sup.per[k].ops;
+            for (unsigned i = 0; i < nworkers; i++)
+                ops += workers[i].pid > 0 ? atomic_load(&workers[i].c.ops) : 0;
+            fprintf(stderr, "\r[%5.1f/%.0f s] %8.2f M ops/s  kills %" PRIu64 "  recoveries %" PRIu64 "   ",
+                    t - t0, opt.ops ? 0.0 : opt.seconds, (double)(ops > last_ops ? ops - last_ops : 0) / 1e6,
+                    sup.kills, sup.recoveries);
+            last_ops = ops;
+            next_line += 1;
+        }
+        const struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    /* The end: every process returns what it holds and detaches; one that
+     * does not within the limit is killed, and that is a violation. */
+    atomic_store(stop, 1);
+    const double limit = now_s() + run_stall_limit();
+    for (;;) {
+        beat("waiting for the processes to end (am_onesize_shared_reap)");
+        collect(&sw);
+        unsigned live = 0;
+        for (unsigned i = 0; i < nworkers; i++)
+            live += workers[i].pid > 0;
+        if (live == 0)
+            break;
+        if (now_s() >= limit) {
+            for (unsigned i = 0; i < nworkers; i++) {
+                if (workers[i].pid <= 0)
+                    continue;
+                int status = 0;
+                const pid_t pid = workers[i].pid;
+                violation(&sw, NULL,
+                          "process %u (incarnation %u, pid %ld, %s) did not end %.1f s after the run did",
+                          i + 1, workers[i].id, (long)pid, pattern_names[workers[i].role], run_stall_limit());
+                kill(pid, SIGKILL);
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                    ;
+                worker_over(&sw, i, status, true);
+            }
+            break;
+        }
+        const struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    const double elapsed = now_s() - t0;
+    if (tty)
+        fputs("\r\033[K", stderr);
+    struct am_onesize_stats st;
+    struct am_onesize_shared_stats ss;
+    int check_end;
+    beat("the final checks (am_onesize_shared_reap, _take, _free, _get_stats, _check)");
+    p_final_checks(&sw, &st, &ss, &check_end);
+    const struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    p_report(&sw, elapsed, interrupted, &st, &ss, check_end);
+    uint64_t violations = sw.c.violations;
+    for (int k = 0; k < P_COUNT; k++)
+        violations += sup.per[k].violations;
+    am_onesize_shared_detach(&handle);
+    return violations == 0 ? 0 : 1;
+}
+
+static int run_threads(void)
+{
     make_pool();
     assign_roles();
     const bool tty = isatty(STDERR_FILENO) && !opt.quiet && !opt.json;
@@ -1581,6 +3141,9 @@ int main(int argc, char **argv)
             : opt.spin      ? "spin"
                             : "mutex",
             nblocks, bsize, opt.ops ? "ops per thread" : "timed", opt.seed);
+    if (!opt.quiet && !opt.json && opt.hardened)
+        printf("  hardened: a state bitmap of %zu bytes and AM_ONESIZE_CHECK_FREED%s\n", state_bytes,
+               opt.broken_free_write ? "; BROKEN: a block is written once after it was freed" : "");
     if (!opt.quiet && !opt.json && opt.ops)
         printf("  %" PRIu64 " operations per thread\n", opt.ops);
     if (!opt.quiet && !opt.json && opt.cache)
@@ -1625,12 +3188,12 @@ int main(int argc, char **argv)
             interrupted = stop_signal;
             signal(SIGINT, SIG_DFL); /* a second signal of either kind kills */
             signal(SIGTERM, SIG_DFL);
-            atomic_store(&stop, true);
+            atomic_store(stop, 1);
             break;
         }
         if ((opt.ops == 0 && t - t0 >= opt.seconds) || atomic_load(&finished) == nbusy ||
             watch_progress(t - t0)) {
-            atomic_store(&stop, true);
+            atomic_store(stop, 1);
             break;
         }
         if (tty && t >= next) {
@@ -1678,7 +3241,8 @@ int main(int argc, char **argv)
     const double worst_late = wt.late_block > wt.late_timeout ? wt.late_block : wt.late_timeout;
 
     if (opt.json) {
-        printf("{\"version\": \"%s\", \"seed\": \"%" PRIu64 "\", \"threads\": %u, \"pattern\": \"%s\", "
+        printf("{\"version\": \"%s\", \"mode\": \"threads\", \"seed\": \"%" PRIu64
+               "\", \"threads\": %u, \"pattern\": \"%s\", "
                "\"lock\": \"%s\", \"cache\": %zu, \"blocks\": %zu, \"block_size\": %zu, \"alignment\": %zu, "
                "\"seconds\": %.3f, "
                "\"patterns\": {",
@@ -1712,10 +3276,17 @@ int main(int argc, char **argv)
         printf("\"total\": {\"ops\": %" PRIu64 ", \"ops_per_s\": %.0f, \"failed_allocations\": %" PRIu64
                ", \"violations\": %" PRIu64 "}, \"reconciles\": %" PRIu64 ", \"nblocks\": %zu, "
                "\"nfree_end\": %zu, \"nfree_min\": %zu, \"allocations\": %" PRIu64 ", \"frees\": %" PRIu64
-               ", \"iterated_at_end\": %zu, \"interrupted\": %s%s%s, \"ok\": %s}\n",
+               ", \"iterated_at_end\": %zu, \"interrupted\": %s%s%s, ",
                ops, (double)ops / elapsed, failed, violations, reconciles, nblocks, st.nfree, st.nfree_min,
                st.allocations, st.frees, visited_end, interrupted ? "\"" : "", interrupted ? signame : "null",
-               interrupted ? "\"" : "", ok ? "true" : "false");
+               interrupted ? "\"" : "");
+        if (opt.hardened)
+            printf("\"hardened\": {\"state_bytes\": %zu, \"check_freed\": true, \"freed_writes\": %" PRIu64
+                   ", \"retired\": %zu}, ",
+                   state_bytes, st.freed_writes, st.retired);
+        else
+            printf("\"hardened\": null, ");
+        printf("\"processes\": null, \"shared\": null, \"ok\": %s}\n", ok ? "true" : "false");
     } else if (!opt.quiet) {
         if (interrupted)
             printf("\ninterrupted by %s after %.3f s: the threads stopped, what ran is verified below\n",
@@ -1745,6 +3316,9 @@ int main(int argc, char **argv)
         printf("end: %zu of %zu blocks free, %" PRIu64 " allocations = %" PRIu64
                " frees, iteration visits %zu\n",
                st.nfree, nblocks, st.allocations, st.frees, visited_end);
+        if (opt.hardened)
+            printf("hardened: %" PRIu64 " writes into freed blocks found, %zu blocks retired\n",
+                   st.freed_writes, st.retired);
         printf("%s\n", ok ? "PASS: no violation" : "FAIL: violations seen (details above)");
     }
     am_onesize_dtor(&pool);
@@ -1753,4 +3327,11 @@ int main(int argc, char **argv)
     munmap(map_mem, map_bytes);
     free(workers);
     return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    parse_options(argc, argv);
+    catch_stop_signals();
+    return opt.processes ? run_processes() : run_threads();
 }
