@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* amonesize-bench: onesize against the allocators users would pick instead,
  * side by side in one process, interleaved (A B C A B C ...) so that machine
  * drift hits all alike; medians of repetitions with min-max.
@@ -269,6 +270,11 @@ static void pools_make(size_t bsize, size_t nblocks)
 {
     const size_t each = (bsize < 16 ? 16 : bsize) * nblocks + 64;
     const size_t state = (AM_ONESIZE_STATE_SIZE(each, bsize) + 63) & ~(size_t)63;
+    if (each / nblocks < bsize || SIZE_MAX / NPOOLS - state < each) {
+        fprintf(stderr, "amonesize-bench: %zu blocks of %zu bytes do not fit in the address space\n", nblocks,
+                bsize);
+        exit(1);
+    }
     pool_mem_bytes = NPOOLS * (each + state);
     pool_mem = map_or_die(pool_mem_bytes, MAP_PRIVATE);
     if (am_onesize_pthread_init(&os_sync_obj) != 0)
@@ -1109,12 +1115,16 @@ static void run_case(const char *pattern, size_t size)
 /* Pool size must not matter: lifo and burst with 1e3, 1e5 and 1e7 blocks. */
 static void run_scale(void)
 {
-    static const size_t sizes[] = {1000, 100000, 10000000};
+    /* Every pool the benchmark has is made at the largest size: ten million
+     * 64-byte blocks each do not fit in a 32-bit address space, a million do. */
+    const bool wide = sizeof(void *) >= 8;
+    const size_t sizes[] = {1000, 100000, wide ? 10000000 : 1000000};
     const size_t bsize = 64, q = cfg.quick ? 10 : 1;
     if (!row_ok(&allocators[0]) || !wanted("scale", "onesize", bsize))
         return;
     printf("\nscale: onesize, 64-byte blocks, ns per pair by pool size (median of %d)\n", cfg.reps);
-    printf("  %-10s %14s %14s %14s %12s\n", "pattern", "1 000", "100 000", "10 000 000", "1e7 / 1e3");
+    printf("  %-10s %14s %14s %14s %12s\n", "pattern", "1 000", "100 000", wide ? "10 000 000" : "1 000 000",
+           wide ? "1e7 / 1e3" : "1e6 / 1e3");
     for (int pat = 0; pat < 2; pat++) {
         struct result res[3];
         memset(res, 0, sizeof res);

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # compare.sh: the benchmark of an earlier revision against the current tree.
 #
 # Builds the library and amonesize-bench of REV (default: 3f3380a, the 0.1

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # bench-quick: the benchmark's self-checks, never a timing assertion.
 # --list exits 1 if a row whose library could be loaded is refused (its
 # functions resolve to another file than the one it names); --quick exits 1

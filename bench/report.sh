@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # report.sh: runs every measurement docs/performance.md shows and prints that
 # document, Markdown, on standard output. Regenerate it with
 #

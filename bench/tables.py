@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Markdown tables from amonesize-bench's raw numbers, for compare.sh and report.sh.
 
 Every input is a --csv file of amonesize-bench (pattern,allocator,size,repetition,value)

@@ -2,6 +2,7 @@
 /* A bounded pipeline: producers take message blocks from a small pool and
  * wait when it is empty (back-pressure), consumers give them back. The
  * pool's mutex and condition variable come from the pthread adapter. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, also under -std=c11 */
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdio.h>

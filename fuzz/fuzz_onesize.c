@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* libFuzzer target: the input is a sequence of operations on one pool
  * (construction with a fuzzed configuration, allocations, frees of valid,
  * foreign, interior, double and stale pointers, free_all, iteration,

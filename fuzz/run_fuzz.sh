@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Run a libFuzzer target for a bounded time over the seed corpus; new inputs
 # go to a temporary directory, never into the source tree. The exit status is
 # the fuzzer's: any divergence from the model or sanitizer report fails.

@@ -5,8 +5,8 @@
  *
  * One call lays out a pool inside caller-provided memory that several
  * processes map (an mmap of a memfd, of shm_open, of a file): the blocks,
- * the pool's state, a process-shared robust mutex and condition variable,
- * and a table saying which process holds each block. The region is all the
+ * the pool's state, a process-shared robust mutex, a futex word for
+ * waiters, and a table saying which process holds each block. The region is all the
  * state there is. Each process attaches to it at whatever address its
  * mapping got and gets a small local handle; every link and reference kept
  * in the region is an offset, so different addresses just work.
@@ -101,7 +101,7 @@ AM_ONESIZE_API size_t am_onesize_shared_size(size_t nblocks, size_t block_size, 
  * @retval -EINVAL  region NULL or not aligned to alignof(max_align_t),
  *                  block_size 0, alignment neither 0 nor a power of two, or
  *                  the region too small for one block.
- * @retval -errno   the mutex or condition variable could not be initialised.
+ * @retval -errno   the mutex could not be initialised.
  * Locking: none. Complexity: O(1) (the block table is zeroed: O(blocks)).
  */
 AM_ONESIZE_API int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_t alignment);
@@ -140,7 +140,8 @@ AM_ONESIZE_API void *am_onesize_shared_allocate(struct am_onesize_shared *h, siz
 /**
  * As am_onesize_allocate_wait(), across processes: waits (until deadline,
  * CLOCK_MONOTONIC, NULL: no limit) while no block is free; woken by frees,
- * reclaims and detaches in any process.
+ * reclaims and detaches in any process. A process killed while it waits
+ * blocks no one: the others still wake.
  * @return the block, or NULL with errno as am_onesize_allocate_wait()
  *         (no ENOTSUP: shared pools can always wait).
  */

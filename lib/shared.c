@@ -23,6 +23,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+
+/* Waiting across processes: on Linux a futex on a word of the region, a
+ * wake-up sequence. A process killed while it sleeps there leaves nothing
+ * behind (a process-shared condition variable is left expecting it back, and
+ * the next broadcast hangs). musl's compiler wrapper has no kernel headers,
+ * so the operations (the kernel's ABI) are spelled here. Elsewhere the
+ * region has a condition variable, with that weakness. */
+#if defined(__linux__) && defined(SYS_futex)
+#define AM_SHARED_FUTEX      1
+#define AM_FUTEX_WAKE        1
+#define AM_FUTEX_WAIT_BITSET 9 /* an absolute CLOCK_MONOTONIC deadline */
+#define AM_FUTEX_MATCH_ANY   0xffffffffu
+#else
+#define AM_SHARED_FUTEX 0
+#endif
 
 #include "amonesize_shared.h"
 #include "lock.h"
@@ -34,7 +52,8 @@ enum { NOBODY = 0, IN_TRANSIT = 0xffff }; /* owners[] values besides slots 1.. *
 _Static_assert(AM_ONESIZE_SHARED_MAX_OWNERS < IN_TRANSIT, "owner slots fit a uint16_t below IN_TRANSIT");
 
 struct slot {
-    pid_t pid; /* 0: free */
+    pid_t pid;       /* 0: free */
+    uint32_t asleep; /* of its threads, how many wait (in pool.waiters) */
 };
 
 struct header {
@@ -48,7 +67,11 @@ struct header {
     uint64_t recoveries, reclaimed;
     uint64_t in_transit;
     pthread_mutex_t mutex; /* process-shared, robust */
-    pthread_cond_t cond;   /* process-shared, CLOCK_MONOTONIC */
+#if AM_SHARED_FUTEX
+    uint32_t wake_seq; /* the futex: moved by every wake-up */
+#else
+    pthread_cond_t cond; /* process-shared, CLOCK_MONOTONIC */
+#endif
     struct slot slots[AM_ONESIZE_SHARED_MAX_OWNERS];
     struct am_onesize pool;
 };
@@ -73,7 +96,13 @@ static bool is_attached(const struct am_onesize_shared *h)
  * waiters. */
 static void shared_notify(void *ctx)
 {
-    (void)pthread_cond_broadcast(&((struct header *)ctx)->cond);
+    struct header *r = ctx;
+#if AM_SHARED_FUTEX
+    __atomic_fetch_add(&r->wake_seq, 1, __ATOMIC_RELEASE);
+    (void)syscall(SYS_futex, &r->wake_seq, AM_FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#else
+    (void)pthread_cond_broadcast(&r->cond);
+#endif
 }
 
 static void fix_for(const struct am_onesize_shared *h)
@@ -198,7 +227,6 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
     struct header *r = region;
     memset(r, 0, sizeof *r);
     pthread_mutexattr_t ma;
-    pthread_condattr_t ca;
     int err = pthread_mutexattr_init(&ma);
     if (err == 0) {
         if ((err = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED)) == 0 &&
@@ -208,6 +236,8 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
     }
     if (err != 0)
         return -err;
+#if !AM_SHARED_FUTEX
+    pthread_condattr_t ca;
     if ((err = pthread_condattr_init(&ca)) == 0) {
         if ((err = pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED)) == 0 &&
             (err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) == 0)
@@ -218,6 +248,7 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
         pthread_mutex_destroy(&r->mutex);
         return -err;
     }
+#endif
     memset((unsigned char *)region + owners_off, 0, n * sizeof(uint16_t));
 
     /* The pool: an ordinary one over the blocks, then made shared. */
@@ -228,7 +259,9 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
     cfg.block_size = bs;
     cfg.alignment = alignment;
     if (am_onesize_ctor(&r->pool, &cfg) != 0 || r->pool.nblocks != n) {
+#if !AM_SHARED_FUTEX
         pthread_cond_destroy(&r->cond);
+#endif
         pthread_mutex_destroy(&r->mutex);
         return -EINVAL;
     }
@@ -270,6 +303,9 @@ static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot)
             owners[i] = NOBODY; /* after the link committed it */
             n++;
         }
+    /* A process killed while some of its threads waited: they wait no more. */
+    os->waiters -= r->slots[slot - 1].asleep <= os->waiters ? r->slots[slot - 1].asleep : os->waiters;
+    r->slots[slot - 1].asleep = 0;
     r->slots[slot - 1].pid = 0;
     r->reclaimed += n;
     if (n != 0)
@@ -414,6 +450,32 @@ static bool has_passed(const struct timespec *deadline)
            (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
 }
 
+/* Leave the critical section, sleep until a wake-up or the deadline, enter
+ * again (repairing after a dead owner as enter() does): 0, or
+ * ENOTRECOVERABLE with the mutex not held. Spurious wake-ups are allowed:
+ * the caller looks at the pool again. */
+static int sleep_in(const struct am_onesize_shared *h, const struct timespec *deadline)
+{
+    struct header *r = hdr_of(h);
+#if AM_SHARED_FUTEX
+    /* Read under the lock: a wake-up after leaving changes it, and the
+     * futex then returns at once (nothing is lost). */
+    const uint32_t seen = __atomic_load_n(&r->wake_seq, __ATOMIC_RELAXED);
+    leave(h);
+    (void)syscall(SYS_futex, &r->wake_seq, AM_FUTEX_WAIT_BITSET, seen, deadline, NULL, AM_FUTEX_MATCH_ANY);
+    return enter(h) == 0 ? 0 : ENOTRECOVERABLE;
+#else
+    int w = deadline != NULL ? pthread_cond_timedwait(&r->cond, &r->mutex, deadline)
+                             : pthread_cond_wait(&r->cond, &r->mutex);
+    if (w == EOWNERDEAD) { /* the lock came back from a dead process */
+        fix_for(h);
+        recover(h);
+        w = pthread_mutex_consistent(&r->mutex) == 0 ? 0 : ENOTRECOVERABLE;
+    }
+    return w == ENOTRECOVERABLE ? w : 0;
+#endif
+}
+
 void *am_onesize_shared_allocate_wait(struct am_onesize_shared *h, size_t size,
                                       const struct timespec *deadline)
 {
@@ -443,19 +505,16 @@ void *am_onesize_shared_allocate_wait(struct am_onesize_shared *h, size_t size,
             os->counts[CNT_WAITS]++;
         waited = true;
         os->waiters++;
-        int w = deadline != NULL ? pthread_cond_timedwait(&r->cond, &r->mutex, deadline)
-                                 : pthread_cond_wait(&r->cond, &r->mutex);
-        if (w == EOWNERDEAD) { /* the lock came back from a dead process */
-            fix_for(h);
-            recover(h);
-            w = pthread_mutex_consistent(&r->mutex) == 0 ? 0 : ENOTRECOVERABLE;
-        }
-        fix_for(h);
-        os->waiters--;
-        if (w == ENOTRECOVERABLE) {
+        r->slots[h->slot - 1].asleep++;
+        if (sleep_in(h, deadline) != 0) {
             errno = ENOTRECOVERABLE;
             return NULL; /* the mutex is not held */
         }
+        fix_for(h);
+        /* (A detach by another thread meanwhile cleared both: misuse, but
+         * no count may wrap.) */
+        r->slots[h->slot - 1].asleep -= r->slots[h->slot - 1].asleep != 0;
+        os->waiters -= os->waiters != 0;
     }
     void *b = NULL;
     if (err == 0)

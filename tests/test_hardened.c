@@ -42,7 +42,7 @@ static void test_state_size_is_enough_for_every_block(void **state)
     static const size_t pools[] = {16, 100, 1000, 4096, 65536};
     static const size_t sizes[] = {1, 16, 24, 64, 100};
     static alignas(64) unsigned char big[65536];
-    static unsigned char st[65536 / 16 / 8 + 1];
+    static unsigned char st[65536 / (2 * sizeof(void *)) / 8 + 1]; /* smallest block: two words */
     for (size_t p = 0; p < sizeof pools / sizeof pools[0]; p++)
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
             POOL(os) = {0};

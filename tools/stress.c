@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* amonesize-stress: hammer one pool from many threads, or many processes,
  * and verify everything.
  *
@@ -46,10 +47,25 @@
 #include <time.h>
 #include <unistd.h>
 #if defined(__linux__)
-#include <linux/futex.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#endif
+/* The futex operations --lock spin waits with. musl's compiler wrapper has
+ * no kernel headers, so the values (the kernel's ABI) are spelled here when
+ * <linux/futex.h> is missing. */
+#if defined(__linux__) && defined(SYS_futex)
 #define HAVE_FUTEX 1
+#if defined(__has_include)
+#if __has_include(<linux/futex.h>)
+#include <linux/futex.h>
+#endif
+#endif
+#if !defined(FUTEX_WAIT_BITSET)
+#define FUTEX_WAKE 1
+#define FUTEX_WAIT_BITSET 9
+#define FUTEX_PRIVATE_FLAG 128
+#define FUTEX_BITSET_MATCH_ANY 0xffffffffu
+#endif
 #else
 #define HAVE_FUTEX 0
 #endif
@@ -267,7 +283,9 @@ static atomic_uint_fast64_t flush_requests;
 static bool can_wait;
 static struct am_onesize_pthread wait_sync;
 static int (*inner_wait)(void *ctx, const struct timespec *deadline);
+#if HAVE_FUTEX
 static _Atomic uint32_t wake_seq; /* --lock spin: the futex word */
+#endif
 static double tolerance_s;
 static unsigned wait_threads; /* workers running the wait pattern */
 
@@ -2045,8 +2063,10 @@ static void p_producer(struct worker *w)
         while (t - atomic_load(&q->head) >= RING && running(w))
             sched_yield();
         uint64_t off = 0, given = 0;
-        if (t - atomic_load(&q->head) >= RING || am_onesize_shared_offset(&handle, p, &off) != 0) {
-            if (t - atomic_load(&q->head) < RING)
+        /* The ring is judged once: a consumer may make room at any moment. */
+        const bool full = t - atomic_load(&q->head) >= RING;
+        if (full || am_onesize_shared_offset(&handle, p, &off) != 0) {
+            if (!full)
                 violation(w, p, "am_onesize_shared_offset refused a block the pool handed out");
             verify(w, p, w->id, seq); /* stopping with a full ring: keep it */
             put_block(w, p);

@@ -99,7 +99,13 @@ struct am_onesize {
 /* ---- the engine --------------------------------------------------------- */
 
 #if defined(__GNUC__)
+/* Built for size (-Os), the engine's functions are left to the compiler,
+ * which then calls one copy of each instead of inlining them everywhere. */
+#if defined(__OPTIMIZE_SIZE__)
+#define AM_ONESIZE_ALWAYS_INLINE
+#else
 #define AM_ONESIZE_ALWAYS_INLINE __attribute__((always_inline))
+#endif
 /* Hide where a value came from, emitting no instruction: given a constant
  * bogus pointer (the tests pass some on purpose), gcc 12 warns about the
  * loads through it that only happen for pool blocks, or crashes in its
