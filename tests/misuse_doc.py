@@ -31,12 +31,15 @@ tests = {t["name"]: t["cmd"] for t in json.loads(intro)}
 def tool(name):
     """The debugger or sanitizer a test needs, or None: memcheck-* and asan-*
     are tests/debuggers (built only with Valgrind client requests, or only
-    where ASan links), *-valgrind and *-tsan the runs of other tests."""
+    where ASan links), *-valgrind and *-tsan the runs of other tests;
+    stress* need the stress tool (built with the pthread adapter)."""
     for prefix in ("memcheck-", "asan-"):
         if name.startswith(prefix):
             return prefix
     m = re.search(r"-(valgrind|tsan|asan)(?:-|$)", name)
-    return None if m is None else m.group(1)
+    if m is not None:
+        return m.group(1)
+    return "amonesize-stress" if name.startswith("stress") else None
 
 
 # A test that needs a tool this build lacks is not registered here (at most

@@ -11,7 +11,7 @@ if [ -z "$build" ]; then
     build=$(mktemp -d)
     trap 'rm -rf "$build"' EXIT
     meson setup "$build" -Dbuildtype=debug -Dtests=disabled -Dtools=false -Dbench=disabled -Dfuzz=disabled >/dev/null
-    ninja -C "$build" lib/libamonesize.so >/dev/null
+    ninja -C "$build" >/dev/null
 fi
 abidw --no-corpus-path --no-show-locs --out-file tests/abi/libamonesize.abi "$build/lib/libamonesize.so"
 echo "wrote tests/abi/libamonesize.abi ($(grep -c '<elf-symbol ' tests/abi/libamonesize.abi) symbols)"
