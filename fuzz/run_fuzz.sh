@@ -10,7 +10,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/new"
 status=0
-"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+# libFuzzer's own status for a crash is 77, which meson would read as a
+# skipped test: a finding must fail it.
+"$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -error_exitcode=1 \
     -artifact_prefix="$tmp/" "$tmp/new" "$corpus" >"$tmp/log" 2>&1 || status=$?
 tail -n 30 "$tmp/log"
 for crash in "$tmp"/crash-* "$tmp"/timeout-* "$tmp"/oom-*; do
