@@ -82,10 +82,11 @@
  * Without callbacks a pool is for one thread. With crit_enter/crit_exit set,
  * every function (getters and iteration included) may be called from any
  * thread at any time, and blocks may be freed by a thread other than the one
- * that allocated them: each call enters the critical section at most once
- * (am_onesize_allocate_wait() may wait inside it) and leaves it before it
- * returns. The callbacks are called in balanced pairs, never nested, never
- * from am_onesize_ctor() or am_onesize_dtor(), and never while an on_error
+ * that allocated them: each call of this header enters the critical section
+ * at most once (am_onesize_allocate_wait() may wait inside it) and leaves it
+ * before it returns; a cache's calls say how often they enter it. The
+ * callbacks are called in balanced pairs, never nested, never from
+ * am_onesize_ctor() or am_onesize_dtor(), and never while an on_error
  * callback runs.
  *
  * Memory debuggers
@@ -215,7 +216,8 @@ struct am_onesize_stats {
     uint64_t allocations;              /**< blocks handed out (to callers and caches) */
     uint64_t frees;                    /**< blocks given back (by free, bulk free and
                                             cache flushes) */
-    uint64_t freed_by_free_all;        /**< blocks reclaimed by free_all */
+    uint64_t freed_by_free_all;        /**< blocks handed out (to callers or caches)
+                                            that free_all took back */
     uint64_t failed_allocations;       /**< ENOMEM: no block (or margin) free */
     uint64_t oversize_requests;        /**< EINVAL: size > block size */
     uint64_t rejected_outside;         /**< frees of pointers outside the pool */
@@ -228,12 +230,15 @@ struct am_onesize_stats {
     size_t nfree_min;                  /**< low-water mark of nfree */
     size_t nblocks;                    /**< capacity */
     size_t block_size;                 /**< effective block size */
-    size_t cached;                     /**< blocks held by per-thread caches now
-                                            (counted as allocated) */
+    size_t cached;                     /**< blocks held by per-thread caches when each
+                                            last traded with the pool (counted as
+                                            allocated; see amonesize_cache.h) */
     uint64_t cache_reclaimed;          /**< blocks caches held when free_all took them
                                             back (those caches drop them) */
-    size_t retired;                    /**< blocks written after free, out of service until
-                                            free_all (AM_ONESIZE_CHECK_FREED) */
+    size_t retired;                    /**< blocks found written after they were freed
+                                            (their fill, or their words while the depot
+                                            or a cache held them), out of service until
+                                            free_all; not free */
     uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
     uint64_t timeouts;                 /**< am_onesize_allocate_wait calls that ended with
                                             ETIMEDOUT (a deadline already past too) */
@@ -312,8 +317,10 @@ AM_ONESIZE_API void am_onesize_dtor(struct am_onesize *os);
  *  - EFAULT: the free block to be handed out was damaged (its first two
  *    words written after it was freed, or, with a state bitmap, its bit
  *    says handed out). Nothing is handed out, the damage is counted and
- *    reported, and every allocation fails this way until
- *    am_onesize_free_all(): a damaged link is never followed. (A block that
+ *    reported, and allocations fail this way as long as that block is the
+ *    first of the free list, that is until am_onesize_free_all() except
+ *    that a block freed since is handed out first: a damaged link is never
+ *    followed. (A block that
  *    per-thread caches gave back is dropped instead, and the next call goes
  *    on. With AM_ONESIZE_CHECK_FREED, a block whose fill was written is
  *    retired and allocation goes on with the next block; NULL with ENOMEM

@@ -47,11 +47,17 @@
  *   -EALREADY. A cached block carries the free pattern with a secret mark
  *   derived from the pool's key as its link; only a caller who writes that
  *   mark into a block of its own could have it taken for a cached one.
- * Never followed: a cache never follows a link. A block written while it
- * waited in the pool for a cache is found when a cache takes it (EFAULT,
- * counted, reported, taken out of service until free_all: the "retired"
- * statistic); a write into a block while it sits in a cache is not
- * detected (only a memory debugger sees that).
+ * Never followed: a cache never follows a link. A block whose check word
+ * (its second word) was written while it waited in the pool for a cache is
+ * found when a cache takes it (EFAULT, counted, reported, taken out of
+ * service until free_all: the "retired" statistic); a write into its first
+ * word only, or into a block while it sits in a cache, is not detected
+ * (only a memory debugger sees that).
+ *
+ * The pool's "cached" statistic counts the blocks each cache held when it
+ * last traded with the pool (a refill, a flush, or catching up after
+ * am_onesize_free_all()), not the blocks it holds at this instant: trading
+ * only then is what keeps the common calls free of the pool's lock.
  */
 #ifndef AMONESIZE_CACHE_H
 #define AMONESIZE_CACHE_H
@@ -89,8 +95,10 @@ AM_ONESIZE_API int am_onesize_cache_init(struct am_onesize_cache *c, struct am_o
  *         other caches may still hold some), EINVAL (size larger than the
  *         block size, or c not initialised), EFAULT (damaged free list, or
  *         every block taken was damaged).
- * Locking: none, except once when refilling. Complexity: O(1) amortised;
- * a refill is O(capacity / 2), and copies pointers only under the lock.
+ * Locking: none, except once when refilling; each damaged block it drops
+ * adds once (to count it) and maybe a refill more. Complexity: O(1)
+ * amortised; a refill is O(capacity / 2), and copies pointers only under
+ * the lock.
  */
 AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 
@@ -103,8 +111,11 @@ AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_cache_allocate(struct am_onesi
  * @retval -EINVAL    ptr is not a handed-out block of the pool, or c is not
  *                    initialised.
  * @retval -EALREADY  ptr is free already (see "Misuse" above).
- * Locking: none, except once when flushing. Complexity: O(1) amortised; a
- * flush is O(capacity / 2).
+ * Locking: none, except once when flushing, or once to catch up with the
+ * pool (the first free after init or am_onesize_free_all(), or of a block
+ * carved since the cache last looked); a block passed to the pool (see
+ * above) adds the pool's own once. So at most twice. Complexity: O(1)
+ * amortised; a flush is O(capacity / 2).
  */
 AM_ONESIZE_API AM_ONESIZE_INLINE int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 

@@ -112,6 +112,9 @@ static void drop_if_stale(const struct am_onesize *os, struct am_onesize_cache *
         c->reported = 0;
         c->key = os->key;
         c->mark = am_onesize_impl_park_mark(os->key);
+        /* Only what was carved under the new key can be freed into it: a
+         * stale pointer to a block carved before must go to the pool. */
+        c->carved = list_of_c(os)->ncarved;
     }
 }
 
@@ -212,6 +215,15 @@ void am_batch_flush(struct am_onesize_cache *c, size_t k)
     unlock(os);
 }
 
+/* A block a cache took (handed out to it, so counted as an allocation) is
+ * found damaged before it reached a caller: out of service until free_all,
+ * a retired block. Locked. */
+static void retire_cached(struct am_onesize *os)
+{
+    os->retired++;
+    os->counts[CNT_RETIRED_HANDED]++;
+}
+
 void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk)
 {
     struct am_onesize *os = c->os;
@@ -219,6 +231,7 @@ void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk)
     if (c->key == os->key) { /* else free_all took it back already */
         report_held(os, c);
         os->counts[CNT_CORRUPTIONS]++;
+        retire_cached(os);
     }
     unlock(os);
     am_onesize_impl_report(os, EFAULT, blk);
@@ -230,7 +243,7 @@ void am_batch_retire(struct am_onesize_cache *c, const void *blk)
     lock(os);
     if (c->key == os->key) { /* else free_all took it back already */
         report_held(os, c);
-        os->retired++;
+        retire_cached(os);
         os->counts[CNT_FREED_WRITES]++;
     }
     unlock(os);

@@ -107,7 +107,8 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
             os->ndepot--;
             const bool intact = am_onesize_impl_unpark(os, os->key, am_onesize_impl_park_mark(os->key), b);
             am_onesize_impl_took(fl, fl->inuse, 1, intact && filled ? 0u : AM_ONESIZE_E_RETIRE);
-            if (!intact) {
+            if (!intact) { /* out of service until free_all, as a retired block */
+                os->retired++;
                 os->counts[CNT_CORRUPTIONS]++;
                 return EFAULT;
             }
@@ -418,7 +419,10 @@ void am_onesize_free_all(struct am_onesize *os)
     lock(os);
     struct am_onesize_list *fl = list_of(os);
     const size_t reclaimed_from_caches = os->cached;
-    os->counts[CNT_FREED_BY_FREE_ALL] += fl->inuse;
+    /* The blocks handed out: all but those retired straight from the free
+     * list or the depot. */
+    os->counts[CNT_FREED_BY_FREE_ALL] += fl->inuse - (os->retired - os->counts[CNT_RETIRED_HANDED]);
+    os->counts[CNT_RETIRED_HANDED] = 0;
     os->counts[CNT_CACHE_RECLAIMED] += reclaimed_from_caches;
     am_untrack_allocated(os);
     fl->head = 0;
@@ -492,8 +496,10 @@ void am_stats_locked(const struct am_onesize *os, struct am_onesize_stats *out)
     out->waits = os->counts[CNT_WAITS];
     out->timeouts = os->counts[CNT_TIMEOUTS];
     out->freed_writes = os->counts[CNT_FREED_WRITES];
-    /* Every block handed out is held, or came back one way or the other. */
-    out->frees = out->allocations - out->freed_by_free_all - (out->nblocks - out->nfree);
+    /* Every block handed out is held (retired ones a cache had taken
+     * included), or came back one way or the other. */
+    out->frees = out->allocations - out->freed_by_free_all - (out->nblocks - out->nfree) +
+                 (os->retired - os->counts[CNT_RETIRED_HANDED]);
 }
 
 int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out)

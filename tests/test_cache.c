@@ -3,6 +3,8 @@
  * unlocked and locked pools: the contract, and every misuse held to the
  * core's standard (answered at once, the pool whole, no block handed out
  * twice). */
+#include <sys/mman.h>
+
 #include "amonesize_cache.h"
 #include "helpers.h"
 #include "testing.h"
@@ -66,6 +68,7 @@ static void assert_damage_found(struct am_onesize *os, struct am_onesize_cache *
     assert_int_equal(test_errors.last, EFAULT);
     assert_ptr_equal(test_errors.ptr, blk);
     assert_int_equal(stats_of(os).corruptions, 1);
+    assert_int_equal(stats_of(os).retired, 1); /* out of service until free_all */
     assert_pool_whole(os);
     assert_no_block_twice(os, c);
 }
@@ -603,10 +606,128 @@ static void test_cache_passes_through_under_memory_debugger(void **state)
     assert_pool_whole(&os);
 }
 
+/* After dtor the pool's memory is the caller's again, here unmapped: a
+ * cache still bound to it must not read a block (its inline paths compare
+ * keys first). Found by the fuzzer (stale_cache_inline, cache_free_reads). */
+static void test_cache_calls_after_dtor_read_no_block_memory(void **state)
+{
+    (void)state;
+    unsigned char *mem = mmap(NULL, NB * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(mem, NB * BS, BS, 64);
+    ctor_ok(&os, &cfg);
+    struct am_onesize_cache c;
+    if (under_memory_debugger()) {
+        munmap(mem, NB * BS);
+        skip();
+    }
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), 0);
+    void *p = am_onesize_cache_allocate(&c, 1), *q = am_onesize_cache_allocate(&c, 1);
+    assert_non_null(p);
+    assert_int_equal(am_onesize_cache_free(&c, q), 0); /* cached blocks in mem */
+    am_onesize_dtor(&os);
+    assert_int_equal(munmap(mem, NB * BS), 0); /* a read of a block now faults */
+    assert_int_equal(am_onesize_cache_free(&c, NULL), 0);
+    assert_int_equal(am_onesize_cache_free(&c, p), -EINVAL);
+    errno = 0;
+    assert_null(am_onesize_cache_allocate(&c, 1));
+    assert_int_equal(errno, EINVAL);
+    am_onesize_cache_flush(&c);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+}
+
+/* A flush after free_all catches the cache up with the pool's new key; a
+ * stale pointer freed into it afterwards is still a double free, never
+ * kept (the pool carves that block again: it would have two owners).
+ * Found by the fuzzer (flush_keeps_carved). */
+static void test_stale_free_after_free_all_and_flush_is_rejected(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os);
+    struct am_onesize_cache c;
+    cache_or_skip(&c, &os, 8);
+    void *held = am_onesize_cache_allocate(&c, 1); /* carved: 4 blocks */
+    am_onesize_free_all(&os);
+    am_onesize_cache_flush(&c);
+    assert_int_equal(am_onesize_cache_free(&c, held), -EALREADY);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+    assert_no_block_twice(&os, &c);
+}
+
+/* A block on the pool's free list, written by the caller and then freed
+ * again into a cache (the documented-undetected case: accepted), is parked
+ * while still on the list. The pool must take it for damage, not follow
+ * its link (the park mark, odd). Found by the fuzzer (parked_link_followed). */
+static void test_written_list_block_freed_into_cache_is_never_followed(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os);
+    struct am_onesize_cache c;
+    cache_or_skip(&c, &os, 8);
+    void *p = alloc_ok(&os, 1);
+    assert_int_equal(am_onesize_free(&os, p), 0); /* the head of the free list */
+    stray_write(p, 0, 16, 0x41);
+    assert_int_equal(am_onesize_cache_free(&c, p), 0);
+    test_errors.n = 0;
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_int_equal(am_onesize_check(&os), -EFAULT);
+    am_onesize_free_all(&os); /* the way back */
+    assert_pool_whole(&os);
+    void *all[NB];
+    for (size_t i = 0; i < NB; i++)
+        assert_non_null(all[i] = am_onesize_allocate(&os, 1));
+    for (size_t i = 0; i < NB; i++)
+        assert_int_equal(am_onesize_free(&os, all[i]), 0);
+}
+
+/* A cached block found written is retired: out of service, counted as
+ * retired, and the statistics still add up. Found by the fuzzer
+ * (retired_never_counts). */
+static void test_retired_cached_block_keeps_the_counts(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os);
+    struct am_onesize_cache c;
+    cache_or_skip(&c, &os, 32);
+    void *first = am_onesize_cache_allocate(&c, 1); /* a refill of 16 */
+    assert_int_equal(am_onesize_cache_free(&c, first), 0);
+    void *victim = am_onesize_cache_allocate(&c, 1);
+    assert_int_equal(am_onesize_cache_free(&c, victim), 0);
+    stray_write(victim, 0, 16, 0x41);
+    void *next = am_onesize_cache_allocate(&c, 1); /* victim dropped, the next one */
+    assert_non_null(next);
+    assert_ptr_not_equal(next, victim);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.retired, 1);
+    assert_int_equal(st.allocations, 16);
+    assert_int_equal(st.frees, 0);
+    am_onesize_cache_flush(&c); /* 14 back: 16 less the one held and the one retired */
+    st = stats_of(&os);
+    assert_int_equal(st.frees, 14);
+    assert_int_equal(st.nfree, NB - 2);
+    am_onesize_free_all(&os);
+    st = stats_of(&os);
+    assert_int_equal(st.retired, 0);
+    assert_int_equal(st.freed_by_free_all, 2); /* the held one and the retired one */
+    assert_int_equal(st.frees, 14);
+    assert_int_equal(st.nfree, NB);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         TEST(test_cache_init_rejects_bad_arguments),
+        TEST(test_cache_calls_after_dtor_read_no_block_memory),
+        TEST(test_stale_free_after_free_all_and_flush_is_rejected),
+        TEST(test_written_list_block_freed_into_cache_is_never_followed),
+        TEST(test_retired_cached_block_keeps_the_counts),
         TEST(test_cache_init_works_on_uninitialised_memory),
         TEST(test_cache_refills_half_and_flushes_half),
         TEST(test_cache_lifo_reuse_without_the_pool),

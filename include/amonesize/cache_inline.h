@@ -52,12 +52,13 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_cache_allocate(struct am_onesiz
     if (AM_ONESIZE_LIKELY(c != 0)) {
         const size_t n = c->n;
         const struct am_onesize *os = c->os;
-        if (AM_ONESIZE_LIKELY(n != 0 && size <= os->block_size)) {
+        /* The key first: blocks parked under another key (free_all took
+         * them back, or the pool was destroyed) are not read here. */
+        if (AM_ONESIZE_LIKELY(n != 0 && size <= os->block_size && c->key == AM_ONESIZE_KEY_OF(os))) {
             /* Checked as it is handed out, as the pool checks what it pops:
-             * a block parked under another key (free_all took it back) or
-             * written while cached is never handed out. */
+             * a block written while cached is never handed out. */
             void *b = c->blocks[n - 1];
-            if (AM_ONESIZE_LIKELY(am_onesize_impl_unpark(os, AM_ONESIZE_KEY_OF(os), c->mark, b))) {
+            if (AM_ONESIZE_LIKELY(am_onesize_impl_unpark(os, c->key, c->mark, b))) {
                 c->n = n - 1;
                 return b;
             }
@@ -72,13 +73,16 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_cache_free(struct am_onesize_cach
         const size_t n = c->n;
         const struct am_onesize *os = c->os;
         uintptr_t p = (uintptr_t)ptr;
-        if (AM_ONESIZE_LIKELY(n < c->capacity && am_onesize_impl_index(os, &p) < c->carved)) {
-            const uintptr_t key = c->key;
+        const uintptr_t key = c->key;
+        /* Nothing is read from ptr unless the cache is current (the pool
+         * was not emptied by free_all, destroyed or constructed again since
+         * it synchronised) and ptr is a block carved under that key. */
+        if (AM_ONESIZE_LIKELY(n < c->capacity && key == AM_ONESIZE_KEY_OF(os) &&
+                              am_onesize_impl_index(os, &p) < c->carved)) {
             void *b = (void *)p;
             uintptr_t w[2];
             AM_ONESIZE_COPY(w, b);
-            if (AM_ONESIZE_LIKELY(key == AM_ONESIZE_KEY_OF(os) &&
-                                  !am_onesize_impl_is_free_pattern(key, am_onesize_impl_pos(os, b, 0), w))) {
+            if (AM_ONESIZE_LIKELY(!am_onesize_impl_is_free_pattern(key, am_onesize_impl_pos(os, b, 0), w))) {
                 am_onesize_impl_park(os, key, c->mark, b);
                 c->blocks[n] = b;
                 c->n = n + 1;

@@ -56,7 +56,7 @@ struct am_onesize_list {
 #define AM_ONESIZE_PRIV_STATE   3u /* unlocked with a state bitmap: the slow list, keeping the bits */
 
 #define AM_ONESIZE_PRIV_DEPOT   32 /* blocks caches give back, kept apart for caches */
-#define AM_ONESIZE_PRIV_NCOUNTS 12 /* event counters, see lib/internal.h */
+#define AM_ONESIZE_PRIV_NCOUNTS 13 /* event counters, see lib/internal.h */
 
 /** @internal A pool; see amonesize.h. */
 struct am_onesize {
@@ -399,7 +399,11 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
     const uintptr_t i = am_onesize_impl_state_index(os, b, flags);
-    if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || AM_ONESIZE_STATE_IS_SET(os, i, flags))
+    /* A parked block carries the free pattern with an odd link (the park
+     * mark): one on the list was freed into a cache after the caller wrote
+     * into it there. Damage, and its link is never followed. */
+    if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || (w[0] & 1u) ||
+        AM_ONESIZE_STATE_IS_SET(os, i, flags))
         return 0;
     fl->head = w[0];
     AM_ONESIZE_SET_WORD(os, b, 1, 0, flags);
