@@ -216,8 +216,8 @@ struct am_onesize_stats {
     uint64_t allocations;              /**< blocks handed out (to callers and caches) */
     uint64_t frees;                    /**< blocks given back (by free, bulk free and
                                             cache flushes) */
-    uint64_t freed_by_free_all;        /**< blocks handed out (to callers or caches)
-                                            that free_all took back */
+    uint64_t freed_by_free_all;        /**< blocks free_all took back (held, cached or
+                                            retired) */
     uint64_t failed_allocations;       /**< ENOMEM: no block (or margin) free */
     uint64_t oversize_requests;        /**< EINVAL: size > block size */
     uint64_t rejected_outside;         /**< frees of pointers outside the pool */
@@ -237,8 +237,9 @@ struct am_onesize_stats {
                                             back (those caches drop them) */
     size_t retired;                    /**< blocks found written after they were freed
                                             (their fill, or their words while the depot
-                                            or a cache held them), out of service until
-                                            free_all; not free */
+                                            or a cache held them) since free_all: out of
+                                            service until then (a stale pointer to one
+                                            freed again returns it, uncounted here) */
     uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
     uint64_t timeouts;                 /**< am_onesize_allocate_wait calls that ended with
                                             ETIMEDOUT (a deadline already past too) */

@@ -221,7 +221,6 @@ void am_batch_flush(struct am_onesize_cache *c, size_t k)
 static void retire_cached(struct am_onesize *os)
 {
     os->retired++;
-    os->counts[CNT_RETIRED_HANDED]++;
 }
 
 void am_batch_drop_damaged(struct am_onesize_cache *c, const void *blk)

@@ -47,7 +47,7 @@ enum {
     CNT_WAITS,
     CNT_TIMEOUTS,
     CNT_FREED_WRITES,
-    CNT_RETIRED_HANDED, /* of the retired blocks, those a cache had taken (allocations) */
+    CNT_RETIRED_UNHANDED, /* blocks ever retired straight from the list or the depot (no allocation) */
     CNT_COUNT
 };
 _Static_assert(CNT_COUNT <= AM_ONESIZE_PRIV_NCOUNTS, "struct am_onesize has room for every counter");

@@ -60,6 +60,7 @@ static uintptr_t inverse_of_odd(uintptr_t d)
 static void retire(struct am_onesize *os, struct am_retired *r, const void *b)
 {
     os->retired++;
+    os->counts[CNT_RETIRED_UNHANDED]++; /* taken with E_RETIRE: no allocation */
     os->counts[CNT_FREED_WRITES]++;
     r->blk[r->n++] = b;
 }
@@ -109,6 +110,7 @@ int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
             am_onesize_impl_took(fl, fl->inuse, 1, intact && filled ? 0u : AM_ONESIZE_E_RETIRE);
             if (!intact) { /* out of service until free_all, as a retired block */
                 os->retired++;
+                os->counts[CNT_RETIRED_UNHANDED]++;
                 os->counts[CNT_CORRUPTIONS]++;
                 return EFAULT;
             }
@@ -419,10 +421,7 @@ void am_onesize_free_all(struct am_onesize *os)
     lock(os);
     struct am_onesize_list *fl = list_of(os);
     const size_t reclaimed_from_caches = os->cached;
-    /* The blocks handed out: all but those retired straight from the free
-     * list or the depot. */
-    os->counts[CNT_FREED_BY_FREE_ALL] += fl->inuse - (os->retired - os->counts[CNT_RETIRED_HANDED]);
-    os->counts[CNT_RETIRED_HANDED] = 0;
+    os->counts[CNT_FREED_BY_FREE_ALL] += fl->inuse;
     os->counts[CNT_CACHE_RECLAIMED] += reclaimed_from_caches;
     am_untrack_allocated(os);
     fl->head = 0;
@@ -496,10 +495,11 @@ void am_stats_locked(const struct am_onesize *os, struct am_onesize_stats *out)
     out->waits = os->counts[CNT_WAITS];
     out->timeouts = os->counts[CNT_TIMEOUTS];
     out->freed_writes = os->counts[CNT_FREED_WRITES];
-    /* Every block handed out is held (retired ones a cache had taken
-     * included), or came back one way or the other. */
-    out->frees = out->allocations - out->freed_by_free_all - (out->nblocks - out->nfree) +
-                 (os->retired - os->counts[CNT_RETIRED_HANDED]);
+    /* Blocks enter use when handed out, or when retired straight from the
+     * list or the depot (no allocation); they leave it by a free or by
+     * free_all. What is in use now is the difference. */
+    out->frees = out->allocations + os->counts[CNT_RETIRED_UNHANDED] - out->freed_by_free_all -
+                 (out->nblocks - out->nfree);
 }
 
 int am_onesize_get_stats(const struct am_onesize *os, struct am_onesize_stats *out)
@@ -520,8 +520,8 @@ int am_check_locked(const struct am_onesize *os)
     const struct am_onesize_list *fl = list_of_c(os);
     const size_t nfree = nfree_of(os);
     if (fl->inuse > fl->inuse_max || fl->inuse_max > os->nblocks || fl->ncarved > os->ncarved_max ||
-        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree ||
-        os->retired > os->nblocks - nfree || os->ndepot > AM_ONESIZE_PRIV_DEPOT)
+        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree || os->retired > os->nblocks ||
+        os->ndepot > AM_ONESIZE_PRIV_DEPOT)
         return -EFAULT;
     if (os->mode != 0 &&
         (os->fast.head != 0 || os->fast.ncarved != 0 || os->fast.inuse != 0 || os->fast.inuse_max != 0))
