@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Write the seed corpus of the fuzzer (fuzz/corpus/), one small input per
-scenario, in the input format that fuzz/fuzz_onesize.c decodes.
+scenario, and the reproducers of known library bugs (fuzz/regressions/),
+in the input format that fuzz/fuzz_onesize.c decodes.
 
-usage: make_corpus.py [DIR]     (default: the corpus directory next to it)
+usage: make_corpus.py [--regressions] [DIR]
+       (default DIR: fuzz/corpus, or fuzz/regressions with --regressions)
+
+A reproducer is named after its bug (enum known_bug in fuzz/fuzz.h):
+    FUZZ_STRICT=<name> build/fuzz/fuzz_onesize_ubsan fuzz/regressions/<name>
+fails while the bug is there; without FUZZ_STRICT it passes.
 
 Each seed starts a pool configuration and then names its operations; the
 encoders below mirror the decoders in fuzz/*.c (argument order and width).
@@ -272,13 +278,56 @@ def seeds():
     return s
 
 
+def regressions():
+    """One input per known library bug, as small as it gets."""
+    r = {}
+    cfg = config(lock=NONE)
+    # A cache whose blocks free_all took back hands out a block another
+    # cache parked since (inline path: it unparks with the pool's new key).
+    r['stale_cache_inline'] = (Seq(cfg).cache_init(0, 8).cache_init(1, 8).cache_allocate(0).free_all()
+                               .cache_allocate(1).cache_allocate(0).b)
+    # stats.cached does not count a block freed into a cache.
+    r['cached_lags'] = Seq(cfg).cache_init(0, 8).allocate().cache_free_held(0, 0).b
+    # A damaged block a cache took from the depot is dropped; stats.retired stays 0.
+    r['retired_never_counts'] = (Seq(cfg).cache_init(0, 4).cache_init(1, 4).cache_allocate(0).cache_allocate(0)
+                                 .cache_free_held(0, 0).cache_free_held(0, 0).cache_flush(0).damage(0, 0, 2)
+                                 .cache_allocate(1).cache_allocate(1).b)
+    # The pool drops a damaged depot block with EFAULT and counts an allocation.
+    r['retire_is_allocation'] = (Seq(cfg).cache_init(0, 4).cache_allocate(0).cache_free_held(0, 0).cache_flush(0)
+                                 .damage(0, 1, 2).allocate().b)
+    # A write into word 0 of a depot block: the pool hands the block out.
+    r['depot_word0_unseen'] = (Seq(cfg).cache_init(0, 4).cache_allocate(0).cache_free_held(0, 0).cache_flush(0)
+                               .damage(0, 1, 1).allocate().b)
+    # The first free into a new cache enters the critical section, no flush.
+    r['cache_free_locks'] = Seq(config(lock=CRIT)).allocate().cache_init(0, 8).cache_free_held(0, 0).b
+    # cfg.flags set: ctor succeeds.
+    r['reserved_accepted'] = Seq(config(lock=RESERVED, extra=1)).b
+    # After dtor, cache_free(c, NULL) reads *NULL (SIGSEGV).
+    r['cache_free_reads'] = Seq(cfg).cache_init(0, 8).cache_allocate(0).dtor().cache_free_bad(0, 'null').b
+    # After free_all and a flush, a stale free into the cache is kept, then the
+    # block is handed out by the cache and by the pool.
+    r['flush_keeps_carved'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).free_all().cache_flush(0)
+                               .cache_free_block(0, 3).cache_allocate(0).times(4, Seq.allocate, 1).b)
+    # A write into a free list block, the block freed again into a cache: the
+    # pool pops it (it looks parked) and follows its link, 1 (SIGSEGV).
+    r['parked_link_followed'] = (Seq(cfg).cache_init(0, 8).allocate().free_held(0).damage(0, 0, 1)
+                                 .cache_free_block(0, 0).allocate().allocate().b)
+    return r
+
+
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+    args = sys.argv[1:]
+    which = 'corpus'
+    if args and args[0] == '--regressions':
+        which = 'regressions'
+        args = args[1:]
+    inputs = regressions() if which == 'regressions' else seeds()
+    out = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), which)
     os.makedirs(out, exist_ok=True)
-    for name, data in sorted(seeds().items()):
+    for name, data in sorted(inputs.items()):
         with open(os.path.join(out, name), 'wb') as f:
             f.write(bytes(data))
-    print(f'{len(seeds())} seeds in {out}')
+    print(f'{len(inputs)} inputs in {out}')
 
 
 if __name__ == '__main__':
