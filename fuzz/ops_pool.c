@@ -4,6 +4,7 @@
  * calls, free_all, iteration, caller data forged to look free, damage to
  * free blocks, and calls with bad arguments. */
 #include <limits.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <time.h>
 
@@ -175,9 +176,32 @@ void op_allocate_x(void)
     check_enters(e, 1, 1, "allocate_x");
 }
 
-/* allocate_wait: the fuzzer is single-threaded, so a wait either times out
- * (every deadline it passes is in the past) or is ended by the "other
- * thread" that crit_wait plays: a free or a cache flush. */
+#if defined(AM_HAVE_PTHREAD)
+/* The other thread for a pool on the pthread adapter: once the waiter
+ * sleeps (the pool counted the wait and the mutex is free again), it frees
+ * a block, which must wake the waiter. */
+static uint64_t helper_waits;
+static int helper_result;
+
+static void *helper_free(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct am_onesize_stats s;
+        CHECK(am_onesize_get_stats(&pool, &s) == 0, "get_stats from the other thread");
+        if (s.waits > helper_waits)
+            break;
+        sched_yield();
+    }
+    helper_result = am_onesize_free(&pool, block(wait_block));
+    return NULL;
+}
+#endif
+
+/* allocate_wait: a wait either times out (every deadline the fuzzer passes
+ * alone is in the past) or is ended by the "other thread": crit_wait plays
+ * it for the fuzzer's own callbacks (a free or a cache flush), a real
+ * thread for the pthread adapter (a free). */
 void op_allocate_wait(void)
 {
     const size_t size = pick_size();
@@ -205,12 +229,35 @@ void op_allocate_wait(void)
         if (wait_action == 0 && dl == NULL)
             dl = &past; /* nothing would ever wake it */
     }
-    const int action = wait_action;
+    int action = wait_action;
+#if defined(AM_HAVE_PTHREAD)
+    pthread_t helper;
+    struct timespec later;
+    const bool threaded = waits && m.pthread_lock && m.mode != M_LAWLESS && act == 1 && ia != SIZE_MAX &&
+                          m.b[ia].forged == F_NONE;
+    if (threaded) {
+        verify_held(ia);
+        wait_block = ia;
+        helper_waits = m.st.waits;
+        CHECK(clock_gettime(CLOCK_MONOTONIC, &later) == 0, "clock_gettime");
+        later.tv_sec += 5; /* far beyond the wake-up; a lost one times out */
+        dl = &later;
+        action = 1;
+        CHECK(pthread_create(&helper, NULL, helper_free, NULL) == 0, "pthread_create");
+    }
+#endif
     enters = notifies = wait_calls = 0;
     errno = 0;
     void *p = am_onesize_allocate_wait(&pool, size, dl);
     const int err = errno, e = enters;
     wait_action = 0;
+#if defined(AM_HAVE_PTHREAD)
+    if (threaded) {
+        CHECK(pthread_join(helper, NULL) == 0, "pthread_join");
+        CHECK(helper_result == 0, "the other thread's free returned %d", helper_result);
+        notifies = 1; /* the pthread adapter's are not seen */
+    }
+#endif
     if (!m.live || !good_dl) {
         CHECK(p == NULL && err == EINVAL, "allocate_wait (deadline %u): %p errno %d", dsel, p, err);
         check_enters(e, 0, 0, "allocate_wait with bad arguments");
