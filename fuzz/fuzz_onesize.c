@@ -24,6 +24,13 @@ static alignas(4096) unsigned char buf[BUF_BYTES + 4096];
 #define FUZZ_TRACKED false
 #endif
 
+/* "*os is zeroed" (ctor's failure, dtor). */
+static bool is_zeroed(const struct am_onesize *os)
+{
+    static const struct am_onesize zero;
+    return memcmp(os, &zero, sizeof zero) == 0;
+}
+
 /* Configuration: flags, offset, size (2), block size (2), alignment, and
  * for some flags one more byte.
  *   flags bit 0: size + 0 or + 1; bit 1: block size near SIZE_MAX; bit 2:
@@ -130,7 +137,7 @@ void op_ctor(void)
     if (!valid) {
         model_reset();
         m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
-        CHECK(am_onesize_get_nblocks(&pool) == 0, "a failed ctor left a usable pool");
+        CHECK(is_zeroed(&pool), "a failed ctor did not zero *os");
         return;
     }
     model_construct((uintptr_t)start, (size_t)ebs, (size_t)((end - start) / ebs), FUZZ_TRACKED);
@@ -146,6 +153,7 @@ void op_dtor(void)
     enters = 0;
     am_onesize_dtor(&pool);
     CHECK(enters == 0, "dtor entered the critical section");
+    CHECK(is_zeroed(&pool), "dtor did not zero *os");
     model_reset();
     m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
 }

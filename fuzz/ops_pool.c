@@ -758,8 +758,10 @@ void op_misc(void)
         dead_pool_calls(NULL);
         break;
     case 2: {
-        CHECK(am_onesize_get_stats(NULL, &s) == -EINVAL && am_onesize_get_stats(&pool, NULL) == -EINVAL,
-              "get_stats with NULL");
+        memset(&s, 0x6b, sizeof s);
+        CHECK(am_onesize_get_stats(NULL, &s) == -EINVAL && s.nblocks == (size_t)0x6b6b6b6b6b6b6b6bu,
+              "get_stats(NULL, out) leaves out untouched");
+        CHECK(am_onesize_get_stats(&pool, NULL) == -EINVAL, "get_stats(os, NULL)");
         CHECK(am_onesize_check(NULL) == -EINVAL, "check(NULL)");
         struct am_onesize tmp;
         memset(&tmp, 0x33, sizeof tmp);
