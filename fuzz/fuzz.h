@@ -124,6 +124,7 @@ struct model {
     size_t ncarved, ncarved_max, nfree_min;
     size_t pool_free; /* free blocks in the pool that were handed out before (list and depot) */
     size_t orphans, lost;
+    bool carve_unknown; /* a refill carved blocks while the model was lawless */
     uint32_t clock;
     enum mode mode;
     size_t d;                   /* M_DAMAGED: the damaged block */
@@ -177,9 +178,19 @@ void lawless(const char *why);
 void drop_caches_model(void);
 
 /* Classification of a free for the pool's exact path. */
-enum verdict { V_OK, V_EINVAL_OUT, V_EINVAL_IN, V_EINVAL_NEVER, V_EALREADY, V_EFAULT, V_EALREADY_OR_EFAULT };
+enum verdict {
+    V_OK,
+    V_EINVAL_OUT,
+    V_EINVAL_IN,
+    V_EINVAL_NEVER,
+    V_EALREADY,
+    V_EFAULT,
+    V_EALREADY_OR_EFAULT,
+    V_EINVAL_NEVER_OR_EALREADY, /* after a lawless refill, how far blocks were carved is not known */
+};
 enum verdict free_verdict(const void *p, bool via_cache);
 int verdict_errno(enum verdict v);
+bool verdict_allows(enum verdict v, int r);
 void expect_report(int err, const void *p);
 void count_verdict(enum verdict v, int err, const void *p);
 

@@ -134,6 +134,10 @@ static void lawless_take(size_t i)
 {
     m.b[i].st = B_HELD;
     m.b[i].forged = F_NONE;
+    if (i >= m.ncarved) /* blocks are carved in order: every one before it was too */
+        m.ncarved = i + 1;
+    if (m.ncarved > m.ncarved_max)
+        m.ncarved_max = m.ncarved;
 }
 
 /* A block the pool handed out by allocate, allocate_x, allocate_wait or
@@ -404,6 +408,8 @@ enum verdict free_verdict(const void *p, bool via_cache)
     const bool list_damaged = m.mode == M_DAMAGED && m.dwhere == D_LIST;
     switch (b->st) {
     case B_NEVER:
+        if (m.carve_unknown && i >= m.ncarved_max)
+            return V_EINVAL_NEVER_OR_EALREADY;
         return i < m.ncarved_max ? V_EALREADY : V_EINVAL_NEVER;
     case B_HELD:
         if (b->forged == F_PARKED)
@@ -430,6 +436,18 @@ enum verdict free_verdict(const void *p, bool via_cache)
     if (b->loc == LOC_POOL && b->on_list)
         return V_EFAULT;
     return V_EALREADY_OR_EFAULT; /* below it on the list, or parked (depot, cache) */
+}
+
+bool verdict_allows(enum verdict v, int r)
+{
+    switch (v) {
+    case V_EALREADY_OR_EFAULT:
+        return r == -EALREADY || r == -EFAULT;
+    case V_EINVAL_NEVER_OR_EALREADY:
+        return r == -EINVAL || r == -EALREADY;
+    default:
+        return r == -verdict_errno(v);
+    }
 }
 
 int verdict_errno(enum verdict v)
@@ -466,6 +484,13 @@ void count_verdict(enum verdict v, int err, const void *p)
         break;
     case V_EINVAL_NEVER:
         m.st.rejected_never_allocated++;
+        break;
+    case V_EINVAL_NEVER_OR_EALREADY:
+        CHECK(err == EINVAL || err == EALREADY, "errno %d, want EINVAL or EALREADY", err);
+        if (err == EINVAL)
+            m.st.rejected_never_allocated++;
+        else
+            m.st.rejected_double++;
         break;
     case V_EALREADY:
         m.st.rejected_double++;
@@ -718,6 +743,7 @@ void model_reset(void)
     m.n = m.bs = 0;
     m.base = 0;
     m.ncarved = m.ncarved_max = m.pool_free = 0;
+    m.carve_unknown = false;
     m.nstack = 0;
     m.orphans = m.lost = 0;
     for (size_t c = 0; c < NCACHES; c++) {

@@ -344,8 +344,7 @@ static void free_to_pool(void *p)
         return;
     }
     const int want = verdict_errno(v);
-    CHECK(r == -want || (v == V_EALREADY_OR_EFAULT && (r == -EALREADY || r == -EFAULT)),
-          "free(%p) (block %zu: %s) returned %d, want -%d", p, is_block ? i : SIZE_MAX,
+    CHECK(verdict_allows(v, r), "free(%p) (block %zu: %s) returned %d, want -%d", p, is_block ? i : SIZE_MAX,
           is_block ? describe(i) : "not a block", r, want);
     count_verdict(v, -r, p);
 }
@@ -491,8 +490,8 @@ void op_free_bulk(void)
     const int want = verdict_errno(badv);
     CHECK(r == (int)bad + 1, "free_bulk returned %d, model: pointer %zu (%p) is bad (errno %d)", r, bad,
           bulk[bad], want);
-    CHECK(err == want || (badv == V_EALREADY_OR_EFAULT && (err == EALREADY || err == EFAULT)),
-          "free_bulk rejected pointer %zu with errno %d, want %d", bad, err, want);
+    CHECK(verdict_allows(badv, -err), "free_bulk rejected pointer %zu with errno %d, want %d", bad, err,
+          want);
     count_verdict(badv, err, bulk[bad]);
     /* Nothing was freed; the blocks before the bad one keep their contents
      * except maybe their first two words, which their owners write again. */
