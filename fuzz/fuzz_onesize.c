@@ -10,10 +10,24 @@
  * 0xfe..0xff: dtor), and the operation reads its own arguments. Missing
  * bytes read as zero. fuzz/corpus/make_corpus.py writes seeds this way. */
 #include <stdalign.h>
+#include <sys/mman.h>
 
 #include "fuzz.h"
 
-static alignas(4096) unsigned char buf[BUF_BYTES + 4096];
+/* Pool memory: consecutive pools alternate between two buffers, and the
+ * one not in use is inaccessible, so that the library touching the memory
+ * of a pool after its dtor ("the caller's again") faults. */
+#define BUF_SPAN (BUF_BYTES + 4096)
+static alignas(4096) unsigned char bufs[2][BUF_SPAN];
+static unsigned char *buf = bufs[0];
+
+static void switch_buffer(void)
+{
+    unsigned char *old = buf;
+    buf = buf == bufs[0] ? bufs[1] : bufs[0];
+    CHECK(mprotect(buf, BUF_SPAN, PROT_READ | PROT_WRITE) == 0, "mprotect");
+    CHECK(mprotect(old, BUF_SPAN, PROT_NONE) == 0, "mprotect");
+}
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -49,6 +63,10 @@ void op_ctor(void)
                                     256, 512, 1024, 2048, 4096, 3,  24, SIZE_MAX, (SIZE_MAX >> 1) + 1};
     const size_t align = aligns[take(1) % (sizeof aligns / sizeof aligns[0])];
     const unsigned lock = (flags >> 3) & 7, extra = lock >= 5 ? (unsigned)take(1) : 0;
+    enters = 0;
+    am_onesize_dtor(&pool); /* the previous pool; its memory is the caller's again */
+    CHECK(enters == 0, "dtor entered the critical section");
+    switch_buffer();
     const uintptr_t ptr = (uintptr_t)buf + off;
     if (flags & 2)
         bs = SIZE_MAX - (size_t)take(1); /* overflows when rounded */
@@ -123,11 +141,8 @@ void op_ctor(void)
                             start = ((unsigned __int128)ptr + unit - 1) / unit * unit;
     valid = valid && ebs <= SIZE_MAX && end <= UINTPTR_MAX && start < end && (end - start) / ebs >= 1;
 
-    enters = 0;
-    am_onesize_dtor(&pool); /* the previous pool, over the same memory */
-    CHECK(enters == 0, "dtor entered the critical section");
     if (flags & 128)
-        memset(buf, (int)(off * 7 + 1), sizeof buf); /* the library must not read it */
+        memset(buf, (int)(off * 7 + 1), BUF_SPAN); /* the library must not read it */
     const int r = am_onesize_ctor(&pool, &cfg);
     CHECK(enters == 0, "ctor entered the critical section");
     if (lock == 5 && r == 0 && tolerate(BUG_RESERVED_ACCEPTED))

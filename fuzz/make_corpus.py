@@ -7,7 +7,8 @@ in the input format that fuzz/fuzz_onesize.c decodes.
 usage: make_corpus.py [--regressions] [DIR]
        (default DIR: fuzz/corpus, or fuzz/regressions with --regressions)
 
-A reproducer is named after its bug (enum known_bug in fuzz/fuzz.h):
+A reproducer is named after its bug (enum known_bug in fuzz/fuzz.h), with
+a suffix when there are several: fuzz/regressions/<name>[.<variant>]
     FUZZ_STRICT=<name> build/fuzz/fuzz_onesize_ubsan fuzz/regressions/<name>
 fails while the bug is there; without FUZZ_STRICT it passes.
 
@@ -286,6 +287,9 @@ def regressions():
     # cache parked since (inline path: it unparks with the pool's new key).
     r['stale_cache_inline'] = (Seq(cfg).cache_init(0, 8).cache_init(1, 8).cache_allocate(0).free_all()
                                .cache_allocate(1).cache_allocate(0).b)
+    # ... and it reads the memory of the pool it had before a new ctor, which
+    # is the caller's again (the fuzzer has made it inaccessible): SIGSEGV.
+    r['stale_cache_inline.after_ctor'] = Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(cfg).cache_allocate(0).b
     # stats.cached does not count a block freed into a cache.
     r['cached_lags'] = Seq(cfg).cache_init(0, 8).allocate().cache_free_held(0, 0).b
     # A damaged block a cache took from the depot is dropped; stats.retired stays 0.
