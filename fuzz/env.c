@@ -20,7 +20,7 @@
 static const char *const bug_names[BUG_COUNT] = {
     [BUG_STALE_CACHE_INLINE] = "stale_cache_inline",     [BUG_CACHED_LAGS] = "cached_lags",
     [BUG_RETIRED_NEVER_COUNTS] = "retired_never_counts", [BUG_RETIRE_IS_ALLOCATION] = "retire_is_allocation",
-    [BUG_DEPOT_WORD0_UNSEEN] = "depot_word0_unseen",     [BUG_CACHE_FREE_LOCKS] = "cache_free_locks",
+    [BUG_DEPOT_WORD0_UNSEEN] = "depot_word0_unseen",     [BUG_CACHE_LOCKS] = "cache_locks",
     [BUG_RESERVED_ACCEPTED] = "reserved_accepted",       [BUG_CACHE_FREE_READS] = "cache_free_reads",
     [BUG_FLUSH_KEEPS_CARVED] = "flush_keeps_carved",     [BUG_PARKED_LINK_FOLLOWED] = "parked_link_followed",
 };

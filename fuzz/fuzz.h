@@ -59,7 +59,7 @@ enum known_bug {
     BUG_RETIRED_NEVER_COUNTS, /* stats.retired stays 0 when damaged blocks are taken out of service */
     BUG_RETIRE_IS_ALLOCATION, /* a damaged depot block the pool drops counts in stats.allocations */
     BUG_DEPOT_WORD0_UNSEEN,   /* a write into word 0 of a depot block is not found when it is taken */
-    BUG_CACHE_FREE_LOCKS,     /* am_onesize_cache_free enters the critical section without flushing */
+    BUG_CACHE_LOCKS,          /* cache calls enter the critical section more often than documented */
     BUG_RESERVED_ACCEPTED,    /* am_onesize_ctor accepts a cfg with state or flags set */
     BUG_CACHE_FREE_READS,     /* inline cache_free reads *ptr before it knows ptr is a current block */
     BUG_FLUSH_KEEPS_CARVED,   /* a flush after free_all leaves a cache taking never-used blocks */

@@ -303,7 +303,10 @@ def regressions():
     r['depot_word0_unseen'] = (Seq(cfg).cache_init(0, 4).cache_allocate(0).cache_free_held(0, 0).cache_flush(0)
                                .damage(0, 1, 1).allocate().b)
     # The first free into a new cache enters the critical section, no flush.
-    r['cache_free_locks'] = Seq(config(lock=CRIT)).allocate().cache_init(0, 8).cache_free_held(0, 0).b
+    r['cache_locks'] = Seq(config(lock=CRIT)).allocate().cache_init(0, 8).cache_free_held(0, 0).b
+    # A cache dropping a damaged block enters it again, and again to refill.
+    r['cache_locks.allocate'] = (Seq(config(lock=CRIT)).cache_init(0, 2).cache_init(1, 2).cache_allocate(0)
+                                 .cache_free_held(0, 0).cache_flush(0).damage(0, 0, 2).cache_allocate(1).b)
     # cfg.flags set: ctor succeeds.
     r['reserved_accepted'] = Seq(config(lock=RESERVED, extra=1)).b
     # After dtor, cache_free(c, NULL) reads *NULL (SIGSEGV).
