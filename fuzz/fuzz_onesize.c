@@ -15,8 +15,9 @@
 #include "fuzz.h"
 
 /* Pool memory: consecutive pools alternate between two buffers, and the
- * one not in use is inaccessible, so that the library touching the memory
- * of a pool after its dtor ("the caller's again") faults. */
+ * one not in use (after a dtor, both) is inaccessible, so that the library
+ * touching the memory of a pool after its dtor ("the caller's again")
+ * faults. */
 #define BUF_SPAN (BUF_BYTES + 4096)
 static alignas(4096) unsigned char bufs[2][BUF_SPAN];
 static unsigned char *buf = bufs[0];
@@ -169,6 +170,7 @@ void op_dtor(void)
     am_onesize_dtor(&pool);
     CHECK(enters == 0, "dtor entered the critical section");
     CHECK(is_zeroed(&pool), "dtor did not zero *os");
+    CHECK(mprotect(buf, BUF_SPAN, PROT_NONE) == 0, "mprotect"); /* the caller's again */
     model_reset();
     m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
 }

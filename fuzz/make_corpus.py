@@ -290,6 +290,7 @@ def regressions():
     # ... and it reads the memory of the pool it had before a new ctor, which
     # is the caller's again (the fuzzer has made it inaccessible): SIGSEGV.
     r['stale_cache_inline.after_ctor'] = Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(cfg).cache_allocate(0).b
+    r['stale_cache_inline.after_dtor'] = Seq(cfg).cache_init(0, 8).cache_allocate(0).dtor().cache_allocate(0, 0).b
     # stats.cached does not count a block freed into a cache.
     r['cached_lags'] = Seq(cfg).cache_init(0, 8).allocate().cache_free_held(0, 0).b
     # A damaged block a cache took from the depot is dropped; stats.retired stays 0.

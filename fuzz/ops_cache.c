@@ -54,6 +54,8 @@ void op_cache_allocate(void)
         return;
     if (m.mode == M_LAWLESS && tolerate(BUG_PARKED_LINK_FOLLOWED))
         return; /* a refill may park a block that is also on the list: the pool then crashes */
+    if (mc[c].st == C_BOUND && !m.live && tolerate(BUG_STALE_CACHE_INLINE))
+        return; /* BUG_STALE_CACHE_INLINE: it would read its blocks in the destroyed pool's memory */
     if (mc[c].st == C_BOUND && mc[c].lib_stale && tolerate(BUG_STALE_CACHE_INLINE)) {
         /* BUG_STALE_CACHE_INLINE: the inline path of a cache whose blocks
          * free_all took back may hand one out if another cache parked it
