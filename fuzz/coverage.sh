@@ -44,7 +44,8 @@ done
 for v in asan ubsan; do
     tail -n 1 "$build/coverage/grow-$v.log"
     LLVM_PROFILE_FILE="$build/coverage/profiles/$v-%p.profraw" "$build/fuzz/fuzz_onesize_$v" -runs=0 \
-        "$build/coverage/corpus-$v" "$src/fuzz/regressions" >"$build/coverage/replay-$v.log" 2>&1
+        -artifact_prefix="$build/coverage/replay-$v-" "$build/coverage/corpus-$v" "$src/fuzz/regressions" \
+        >"$build/coverage/replay-$v.log" 2>&1 || status=$?
 done
 "$profdata" merge -sparse "$build"/coverage/profiles/*.profraw -o "$build/coverage/lib.profdata"
 {

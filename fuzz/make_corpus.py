@@ -320,6 +320,13 @@ def regressions():
     # pool pops it (it looks parked) and follows its link, 1 (SIGSEGV).
     r['parked_link_followed'] = (Seq(cfg).cache_init(0, 8).allocate().free_held(0).damage(0, 0, 1)
                                  .cache_free_block(0, 0).allocate().allocate().b)
+    # The same through a full cache: a block written while cached, freed into
+    # that cache again; the flush that makes room links it onto the pool's list
+    # (the depot being full), then the cache parks it.
+    r['parked_link_followed.cache_flush'] = (Seq(cfg).cache_init(0, 4).cache_init(3, 512).cache_allocate(0)
+                                             .damage(1, 0, 1).cache_allocate(3).cache_flush(3)
+                                             .times(3, Seq.allocate, 1).times(3, Seq.cache_free_held, 0, 0)
+                                             .cache_free_block(0, 0).times(3, Seq.allocate, 1).b)
     return r
 
 

@@ -203,8 +203,9 @@ static void free_to_cache(size_t c, void *p)
     const struct mblock *b = &m.b[i];
     const enum verdict v = p == NULL ? V_OK : free_verdict(p, true);
     const bool undetected = is_block && m.mode == M_DAMAGED && i == m.d && b->st == B_FREE;
-    if (undetected && m.dwhere == D_LIST && !m.tracked && tolerate(BUG_PARKED_LINK_FOLLOWED))
-        return; /* it would be parked while it is on the list: the pool then follows link 1 */
+    if (undetected && !m.tracked && tolerate(BUG_PARKED_LINK_FOLLOWED))
+        return; /* it may be parked while it is on the list (already, or linked by the flush
+                   that makes room for it): the pool then follows link 1 */
     const bool keeps = m.live && mc[c].st == C_BOUND && !m.tracked && is_block && m.mode != M_LAWLESS &&
                        ((b->st == B_HELD && b->forged == F_NONE) || b->st == B_LOST || undetected);
     const bool flushes = keeps && mc[c].n == mc[c].cap;
