@@ -23,6 +23,7 @@ static const char *const bug_names[BUG_COUNT] = {
     [BUG_DEPOT_WORD0_UNSEEN] = "depot_word0_unseen",     [BUG_CACHE_LOCKS] = "cache_locks",
     [BUG_RESERVED_ACCEPTED] = "reserved_accepted",       [BUG_CACHE_FREE_READS] = "cache_free_reads",
     [BUG_FLUSH_KEEPS_CARVED] = "flush_keeps_carved",     [BUG_PARKED_LINK_FOLLOWED] = "parked_link_followed",
+    [BUG_DAMAGE_NOT_STICKY] = "damage_not_sticky",
 };
 
 bool tolerate(enum known_bug bug)

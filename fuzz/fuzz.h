@@ -64,6 +64,7 @@ enum known_bug {
     BUG_CACHE_FREE_READS,     /* inline cache_free reads *ptr before it knows ptr is a current block */
     BUG_FLUSH_KEEPS_CARVED,   /* a flush after free_all leaves a cache taking never-used blocks */
     BUG_PARKED_LINK_FOLLOWED, /* the pool pops a parked block from its list and follows its link, 1 */
+    BUG_DAMAGE_NOT_STICKY,    /* after EFAULT, a block freed later is handed out before the next EFAULT */
     BUG_COUNT
 };
 bool tolerate(enum known_bug bug);
@@ -130,6 +131,7 @@ struct model {
     size_t d;                   /* M_DAMAGED: the damaged block */
     unsigned dwords;            /* which of its two words were written (bit 0: link, bit 1: check word) */
     enum dwhere dwhere;         /* where it is, as far as damage goes */
+    bool dreached;              /* D_LIST: an allocation met it (EFAULT) */
     struct am_onesize_stats st; /* the counters the header defines, as the model counts them */
     uint64_t pool_retires;      /* BUG_RETIRE_IS_ALLOCATION: how much stats.allocations may exceed */
     uint8_t next_fill;

@@ -327,6 +327,10 @@ def regressions():
                                              .damage(1, 0, 1).cache_allocate(3).cache_flush(3)
                                              .times(3, Seq.allocate, 1).times(3, Seq.cache_free_held, 0, 0)
                                              .cache_free_block(0, 0).times(3, Seq.allocate, 1).b)
+    # After a write into a free list block, an allocation fails with EFAULT;
+    # a block freed then is handed out by the next one.
+    r['damage_not_sticky'] = (Seq(cfg).times(2, Seq.allocate, 1).free_held(0).damage(0, 0, 1).allocate()
+                              .free_held(0).allocate().b)
     return r
 
 

@@ -165,6 +165,11 @@ void pool_handed_out(void *p, const char *what)
               describe(i));
         CHECK(!surely_on_list_above(b->since, i),
               "%s handed out block %zu, but a block freed after it is still on the free list", what, i);
+        /* amonesize.h: after EFAULT "every allocation fails this way until
+         * am_onesize_free_all()"; the library hands out blocks freed since. */
+        CHECK(!(m.mode == M_DAMAGED && m.dwhere == D_LIST && m.dreached) || tolerate(BUG_DAMAGE_NOT_STICKY),
+              "%s handed out block %zu after an allocation met damaged block %zu (BUG_DAMAGE_NOT_STICKY)",
+              what, i, m.d);
         if (m.mode == M_DAMAGED && i == m.d) {
             CHECK(m.dwhere != D_LIST, "%s handed out damaged block %zu from the free list", what, i);
             CHECK(m.dwhere == D_DEPOT_OR_HEALED || (tolerate(BUG_DEPOT_WORD0_UNSEEN) && !(m.dwords & 2)),

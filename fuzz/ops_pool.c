@@ -112,6 +112,7 @@ static void pool_fault(const char *what)
         CHECK(s.nfree == model_nfree(), "%s: EFAULT, and nfree went from %zu to %zu", what, model_nfree(),
               s.nfree);
         CHECK(m.dwhere == D_LIST, "%s: EFAULT, but damaged block %zu is not on the free list", what, m.d);
+        m.dreached = true;
     }
 }
 
@@ -687,6 +688,7 @@ void op_damage(void)
     m.d = i;
     m.dwords = (nw[0] != w[0] ? 1u : 0u) | (nw[1] != w[1] ? 2u : 0u);
     m.dwhere = want != LOC_POOL ? D_CACHE : parked ? D_DEPOT : D_LIST;
+    m.dreached = false;
     if (m.dwhere == D_LIST) {
         /* Nothing is ever linked below it, and nothing below it leaves: the
          * blocks that may be there now are all there ever will be. */
