@@ -150,7 +150,8 @@ struct mcache {
     enum cstate st;
     size_t cap, batch, n; /* n: blocks it holds, as the model counts them */
     long top;             /* the block it must hand out next (last freed into it), or -1 */
-    bool lib_stale;       /* BUG_STALE_CACHE_INLINE: its array may hold blocks free_all took back */
+    bool lib_stale;       /* its key may be older than the pool's (free_all, ctor, dtor since) */
+    bool lib_holds;       /* BUG_STALE_CACHE_INLINE: ... and its array holds blocks from before */
     bool carved_high;     /* BUG_FLUSH_KEEPS_CARVED: flushed since, not refilled */
 };
 extern struct mcache mc[NCACHES];

@@ -272,7 +272,12 @@ def seeds():
                        .ctor(config(lock=BAD_WAIT, extra=1)).ctor(config(lock=BAD_WAIT, extra=2))
                        .ctor(config(lock=BAD_WAIT, extra=0)).ctor(config(bs_near_max=3))
                        .ctor(config(size_near_max=1)).allocate().free_block(0).cache_init(0).cache_allocate(0).b)
-    s['misc'] = Seq(config(garbage=True)).misc(0).misc(1).misc(2).misc(3).misc(4).misc(5).misc(6).dtor().misc(5).b
+    s['misc'] = Seq(config(garbage=True)).misc(0).misc(1).misc(2).misc(3).misc(4).misc(5).misc(7).dtor().misc(5).b
+    # Another thread holds the adapter's mutex while the fuzzer calls in.
+    s['contended_pthread'] = Seq(config(lock=PTHREAD)).allocate().misc(6).ctor(config(lock=PTHREAD_SYNC)).misc(6).b
+    # A cache of a destroyed pool that holds nothing: its next call fails harmlessly.
+    s['cache_dead_pool'] = (Seq(config()).cache_init(0, 8).cache_init(1, 8).cache_allocate(0).cache_flush(0).dtor()
+                            .cache_allocate(0, 0).cache_allocate(1, 0).cache_flush(1).cache_init(2).b)
     s['big_pool'] = (Seq(config(size=65000, bs=16, align=16, lock=CRIT)).cache_init(0, 512).cache_init(1, 100)
                      .cache_allocate(0).allocate_bulk(79).times(40, Seq.cache_free_held, 1, 0).cache_flush(1)
                      .cache_allocate(1).iterate(0).b)

@@ -392,10 +392,12 @@ void cache_handed_out(size_t c, void *p)
 void drop_caches_model(void)
 {
     for (size_t c = 0; c < NCACHES; c++) {
+        if (mc[c].st == C_BOUND) {
+            mc[c].lib_holds = mc[c].lib_holds || mc[c].n > 0;
+            mc[c].lib_stale = true;
+        }
         mc[c].n = 0;
         mc[c].top = -1;
-        if (mc[c].st == C_BOUND)
-            mc[c].lib_stale = true;
     }
     m.orphans = 0;
 }
@@ -754,10 +756,12 @@ void model_reset(void)
     m.nstack = 0;
     m.orphans = m.lost = 0;
     for (size_t c = 0; c < NCACHES; c++) {
+        if (mc[c].st == C_BOUND) {
+            mc[c].lib_holds = mc[c].lib_holds || mc[c].n > 0;
+            mc[c].lib_stale = true;
+        }
         mc[c].n = 0;
         mc[c].top = -1;
-        if (mc[c].st == C_BOUND)
-            mc[c].lib_stale = true;
     }
 }
 

@@ -54,14 +54,14 @@ void op_cache_allocate(void)
         return;
     if (m.mode == M_LAWLESS && tolerate(BUG_PARKED_LINK_FOLLOWED))
         return; /* a refill may park a block that is also on the list: the pool then crashes */
-    if (mc[c].st == C_BOUND && !m.live && tolerate(BUG_STALE_CACHE_INLINE))
+    if (mc[c].st == C_BOUND && !m.live && mc[c].lib_holds && tolerate(BUG_STALE_CACHE_INLINE))
         return; /* BUG_STALE_CACHE_INLINE: it would read its blocks in the destroyed pool's memory */
-    if (mc[c].st == C_BOUND && mc[c].lib_stale && tolerate(BUG_STALE_CACHE_INLINE)) {
+    if (mc[c].st == C_BOUND && mc[c].lib_stale && mc[c].lib_holds && tolerate(BUG_STALE_CACHE_INLINE)) {
         /* BUG_STALE_CACHE_INLINE: the inline path of a cache whose blocks
          * free_all took back may hand one out if another cache parked it
          * again since. A flush makes the library drop them first. */
         am_onesize_cache_flush(&caches[c]);
-        mc[c].lib_stale = false;
+        mc[c].lib_stale = mc[c].lib_holds = false;
         mc[c].carved_high = true;
     }
 
@@ -80,7 +80,7 @@ void op_cache_allocate(void)
         check_enters(e, 0, 0, "cache_allocate without a pool");
         return;
     }
-    mc[c].lib_stale = false;
+    mc[c].lib_stale = mc[c].lib_holds = false;
     if (size > m.bs) {
         CHECK(p == NULL && err == EINVAL, "cache_allocate(%zu) of blocks of %zu: %p errno %d", size, m.bs, p,
               err);
@@ -223,7 +223,8 @@ static void free_to_cache(size_t c, void *p)
         return;
     }
     if (is_block)
-        mc[c].lib_stale = false; /* a block start takes the library's path, which drops them */
+        mc[c].lib_stale = mc[c].lib_holds =
+            false; /* a block start takes the library's path, which drops them */
     if (m.mode == M_LAWLESS) {
         CHECK(r == 0 || r == -EALREADY || r == -EFAULT || r == -EINVAL, "cache_free: %d", r);
         if (r == 0 && is_block)
@@ -292,7 +293,7 @@ void op_cache_flush(void)
     }
     if (mc[c].lib_stale)
         mc[c].carved_high = true;
-    mc[c].lib_stale = false;
+    mc[c].lib_stale = mc[c].lib_holds = false;
     check_enters(e, 0, 1, "cache_flush");
     if (m.mode == M_LAWLESS)
         return;

@@ -745,6 +745,36 @@ static void dead_pool_calls(struct am_onesize *os)
     am_onesize_dtor(os);
 }
 
+#if defined(AM_HAVE_PTHREAD)
+/* Another thread inside the critical section (holding the adapter's mutex)
+ * while this one calls into the pool: the adapter's contended path. */
+static int holder_has_it;
+
+static void *holder(void *mutex)
+{
+    CHECK(pthread_mutex_lock((pthread_mutex_t *)mutex) == 0, "the other thread's lock");
+    __atomic_store_n(&holder_has_it, 1, __ATOMIC_RELEASE);
+    const struct timespec pause = {0, 1000000};
+    nanosleep(&pause, NULL);
+    CHECK(pthread_mutex_unlock((pthread_mutex_t *)mutex) == 0, "the other thread's unlock");
+    return NULL;
+}
+
+static void contended_call(void)
+{
+    pthread_t t;
+    pthread_mutex_t *mx = m.waitable ? &fuzz_sync.mutex : &fuzz_mutex;
+    __atomic_store_n(&holder_has_it, 0, __ATOMIC_RELEASE);
+    CHECK(pthread_create(&t, NULL, holder, mx) == 0, "pthread_create");
+    while (!__atomic_load_n(&holder_has_it, __ATOMIC_ACQUIRE))
+        sched_yield();
+    const size_t n = am_onesize_get_nfree(&pool);
+    CHECK(pthread_join(t, NULL) == 0, "pthread_join");
+    CHECK(m.mode == M_LAWLESS || n == model_nfree(), "nfree %zu after waiting for the lock, model %zu", n,
+          model_nfree());
+}
+#endif
+
 void op_misc(void)
 {
     const unsigned sel = (unsigned)take(1) % 8;
@@ -817,6 +847,12 @@ void op_misc(void)
         enters = 0;
         break;
     }
+    case 6:
+#if defined(AM_HAVE_PTHREAD)
+        if (m.live && m.pthread_lock)
+            contended_call();
+#endif
+        break;
     default:
         CHECK(am_onesize_get_block_size(&pool) == m.bs && am_onesize_get_nblocks(&pool) == m.n, "geometry");
         break;
