@@ -51,8 +51,9 @@
  * Each is a case where lib/ does not do what the headers say, reported with
  * a reproducer in fuzz/regressions/. By default the fuzzer steps around it
  * (tolerates the code's behaviour, or avoids the exact call sequence) so
- * that fuzzing goes on; FUZZ_STRICT=1 in the environment makes it hold the
- * library to the header there too (and the reproducers then fail). */
+ * that fuzzing goes on; FUZZ_STRICT=<name>[,<name>...] in the environment
+ * (names in env.c; 1 for all) makes it hold the library to the header
+ * there too, and the reproducers then fail. */
 enum known_bug {
     BUG_STALE_CACHE_INLINE,   /* a cache whose blocks free_all took back hands one out (inline path) */
     BUG_CACHED_LAGS,          /* stats.cached counts blocks as of each cache's last hand-over */
@@ -273,9 +274,9 @@ void op_cache_free_block(void);
 void op_cache_free_bad(void);
 void op_cache_flush(void);
 
-/* Pointers for misuse: not a block start of the pool (outside, interior,
- * foreign), or NULL when the input asks for one that happens to be one. */
-void *bad_pointer(bool *interior);
+/* A pointer for misuse: mostly not a block start of the pool (outside,
+ * interior, another pool's, random), sometimes NULL or a block start. */
+void *bad_pointer(void);
 void foreign_setup(void);
 void foreign_teardown(void);
 /* A held block chosen by the input, or SIZE_MAX. */

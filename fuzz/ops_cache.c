@@ -276,7 +276,7 @@ void op_cache_free_block(void)
 void op_cache_free_bad(void)
 {
     const size_t c = (size_t)take(1) % NCACHES;
-    free_to_cache(c, bad_pointer(NULL));
+    free_to_cache(c, bad_pointer());
 }
 
 void op_cache_flush(void)

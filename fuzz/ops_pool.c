@@ -67,9 +67,8 @@ void foreign_teardown(void)
     am_onesize_dtor(&foreign);
 }
 
-void *bad_pointer(bool *unused)
+void *bad_pointer(void)
 {
-    (void)unused;
     const unsigned sel = (unsigned)take(1) % 7;
     const size_t span = m.n * m.bs;
     switch (sel) {
@@ -364,7 +363,7 @@ void op_free_block(void)
 
 void op_free_bad(void)
 {
-    free_to_pool(bad_pointer(NULL));
+    free_to_pool(bad_pointer());
 }
 
 /* ---- bulk ----------------------------------------------------------------- */
@@ -426,7 +425,7 @@ void op_free_bulk(void)
         else if (sel == 7)
             bulk[k] = block(pick_block());
         else
-            bulk[k] = bad_pointer(NULL);
+            bulk[k] = bad_pointer();
     }
     if (shape >= 0xfe) {
         enters = 0;
