@@ -18,6 +18,7 @@ build=$(realpath -m "${2:-build-coverage}")
 profdata=$(command -v llvm-profdata-14 || command -v llvm-profdata)
 cov=$(command -v llvm-cov-14 || command -v llvm-cov)
 
+rev=$(git -C "$src" describe --always --dirty 2>/dev/null || echo unknown) # what is measured
 if [ ! -d "$build" ]; then
     CC=clang meson setup "$build" "$src" -Dfuzz=enabled -Dtools=false -Dbench=disabled \
         -Dc_args='-fprofile-instr-generate -fcoverage-mapping' \
@@ -50,7 +51,7 @@ done
 "$profdata" merge -sparse "$build"/coverage/profiles/*.profraw -o "$build/coverage/lib.profdata"
 {
     echo "Coverage of lib/ by fuzz/corpus grown for ${seconds} s per fuzzer (fuzz/coverage.sh ${seconds}),"
-    echo "$(date -u +%Y-%m-%d), $(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown), $(clang --version | head -n 1)"
+    echo "$(date -u +%Y-%m-%d), $rev, $(clang --version | head -n 1)"
     "$cov" report "$build/fuzz/fuzz_onesize_ubsan" -object "$build/fuzz/fuzz_onesize_asan" \
         -instr-profile="$build/coverage/lib.profdata" -ignore-filename-regex='/fuzz/|amonesize_cache.h' \
         "$src"/lib "$src"/include/amonesize

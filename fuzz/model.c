@@ -86,8 +86,11 @@ void verify_held(size_t i)
 /* The valid top of the stack of blocks freed to the pool: entries whose
  * block left the pool (or came back later) are dropped, entries whose block
  * may have gone to a cache are skipped. */
+static size_t above; /* the block surely_on_list_above found, for messages */
+
 bool surely_on_list_above(uint32_t since, size_t except)
 {
+    above = m.d;
     if (m.mode == M_DAMAGED && m.dwhere == D_LIST && m.d != except && m.b[m.d].since > since)
         return true;
     for (size_t k = m.nstack; k-- > 0;) {
@@ -102,6 +105,7 @@ bool surely_on_list_above(uint32_t since, size_t except)
         }
         if (b->loc != LOC_POOL)
             continue; /* maybe taken by a refill */
+        above = i;
         return i != except && b->since > since;
     }
     return false;
@@ -163,8 +167,12 @@ void pool_handed_out(void *p, const char *what)
     } else {
         CHECK(b->st == B_FREE && (b->loc & LOC_POOL), "%s handed out block %zu, which is %s", what, i,
               describe(i));
-        CHECK(!surely_on_list_above(b->since, i),
-              "%s handed out block %zu, but a block freed after it is still on the free list", what, i);
+        /* A block that may still be in a cache since a partial flush got to
+         * the pool, if it did, when that flush ran. */
+        const uint32_t since = b->loc != LOC_POOL && !b->alt_is_cache ? b->alt_since : b->since;
+        CHECK(!surely_on_list_above(since, i),
+              "%s handed out block %zu (%s), but block %zu, freed after it, is still on the free list", what,
+              i, describe(i), above);
         /* amonesize.h: after EFAULT "every allocation fails this way until
          * am_onesize_free_all()"; the library hands out blocks freed since. */
         CHECK(!(m.mode == M_DAMAGED && m.dwhere == D_LIST && m.dreached) || tolerate(BUG_DAMAGE_NOT_STICKY),
