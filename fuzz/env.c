@@ -13,40 +13,6 @@
 #endif
 #endif
 
-/* ---- known bugs ----------------------------------------------------------- */
-
-/* FUZZ_STRICT: "1" or "all" holds the library to the header everywhere; a
- * comma-separated list of names (below) only there. */
-static const char *const bug_names[BUG_COUNT] = {
-    [BUG_STALE_CACHE_INLINE] = "stale_cache_inline",     [BUG_CACHED_LAGS] = "cached_lags",
-    [BUG_RETIRED_NEVER_COUNTS] = "retired_never_counts", [BUG_RETIRE_IS_ALLOCATION] = "retire_is_allocation",
-    [BUG_DEPOT_WORD0_UNSEEN] = "depot_word0_unseen",     [BUG_CACHE_LOCKS] = "cache_locks",
-    [BUG_RESERVED_ACCEPTED] = "reserved_accepted",       [BUG_CACHE_FREE_READS] = "cache_free_reads",
-    [BUG_FLUSH_KEEPS_CARVED] = "flush_keeps_carved",     [BUG_PARKED_LINK_FOLLOWED] = "parked_link_followed",
-    [BUG_DAMAGE_NOT_STICKY] = "damage_not_sticky",
-};
-
-bool tolerate(enum known_bug bug)
-{
-    static int strict[BUG_COUNT];
-    static bool parsed;
-    if (!parsed) {
-        const char *s = getenv("FUZZ_STRICT");
-        for (int b = 0; b < BUG_COUNT; b++) {
-            CHECK(bug_names[b] != NULL, "known bug %d has no name", b);
-            if (s == NULL || *s == '\0' || strcmp(s, "0") == 0)
-                continue;
-            const size_t len = strlen(bug_names[b]);
-            bool named = strcmp(s, "1") == 0 || strcmp(s, "all") == 0;
-            for (const char *p = s; !named && (p = strstr(p, bug_names[b])) != NULL; p += len)
-                named = (p == s || p[-1] == ',') && (p[len] == '\0' || p[len] == ',');
-            strict[b] = named;
-        }
-        parsed = true;
-    }
-    return !strict[bug];
-}
-
 /* ---- input ---------------------------------------------------------------- */
 
 static const uint8_t *in;

@@ -47,29 +47,6 @@
         }                                                                                                    \
     } while (0)
 
-/* ---- known library bugs ---------------------------------------------------
- * Each is a case where lib/ does not do what the headers say, reported with
- * a reproducer in fuzz/regressions/. By default the fuzzer steps around it
- * (tolerates the code's behaviour, or avoids the exact call sequence) so
- * that fuzzing goes on; FUZZ_STRICT=<name>[,<name>...] in the environment
- * (names in env.c; 1 for all) makes it hold the library to the header
- * there too, and the reproducers then fail. */
-enum known_bug {
-    BUG_STALE_CACHE_INLINE,   /* a cache whose blocks free_all took back hands one out (inline path) */
-    BUG_CACHED_LAGS,          /* stats.cached counts blocks as of each cache's last hand-over */
-    BUG_RETIRED_NEVER_COUNTS, /* stats.retired stays 0 when damaged blocks are taken out of service */
-    BUG_RETIRE_IS_ALLOCATION, /* a damaged depot block the pool drops counts in stats.allocations */
-    BUG_DEPOT_WORD0_UNSEEN,   /* a write into word 0 of a depot block is not found when it is taken */
-    BUG_CACHE_LOCKS,          /* cache calls enter the critical section more often than documented */
-    BUG_RESERVED_ACCEPTED,    /* am_onesize_ctor accepts a cfg with state or flags set */
-    BUG_CACHE_FREE_READS,     /* inline cache_free reads *ptr before it knows ptr is a current block */
-    BUG_FLUSH_KEEPS_CARVED,   /* a flush after free_all leaves a cache taking never-used blocks */
-    BUG_PARKED_LINK_FOLLOWED, /* the pool pops a parked block from its list and follows its link, 1 */
-    BUG_DAMAGE_NOT_STICKY,    /* after EFAULT, a block freed later is handed out before the next EFAULT */
-    BUG_COUNT
-};
-bool tolerate(enum known_bug bug);
-
 /* ---- input ---------------------------------------------------------------- */
 
 void input_start(const uint8_t *data, size_t size);
@@ -126,6 +103,7 @@ struct model {
     size_t ncarved, ncarved_max, nfree_min;
     size_t pool_free; /* free blocks in the pool that were handed out before (list and depot) */
     size_t orphans, lost;
+    size_t retired; /* blocks taken out of service since free_all (stats.retired) */
     bool carve_unknown; /* a refill carved blocks while the model was lawless */
     uint32_t clock;
     enum mode mode;

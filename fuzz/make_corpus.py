@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Write the seed corpus of the fuzzer (fuzz/corpus/), one small input per
-scenario, and the reproducers of known library bugs (fuzz/regressions/),
+scenario, and the reproducers of library bugs it found (fuzz/regressions/),
 in the input format that fuzz/fuzz_onesize.c decodes.
 
 usage: make_corpus.py [--regressions] [DIR]
        (default DIR: fuzz/corpus, or fuzz/regressions with --regressions)
 
-A reproducer is named after its bug (enum known_bug in fuzz/fuzz.h), with
-a suffix when there are several: fuzz/regressions/<name>[.<variant>]
-    FUZZ_STRICT=<name> build/fuzz/fuzz_onesize_ubsan fuzz/regressions/<name>
-fails while the bug is there; without FUZZ_STRICT it passes.
+A reproducer is named after its bug (the table in docs/fuzzing.md), with
+a suffix when there are several: fuzz/regressions/<name>[.<variant>]. The
+bugs are fixed; `meson test --suite fuzz` replays every reproducer, which
+fails if one comes back.
 
 Each seed starts a pool configuration and then names its operations; the
 encoders below mirror the decoders in fuzz/*.c (argument order and width).
@@ -285,7 +285,7 @@ def seeds():
 
 
 def regressions():
-    """One input per known library bug, as small as it gets."""
+    """One input per library bug the fuzzer found, as small as it gets."""
     r = {}
     cfg = config(lock=NONE)
     # A cache whose blocks free_all took back hands out a block another

@@ -52,18 +52,6 @@ void op_cache_allocate(void)
     const size_t size = pick_cache_size();
     if (mc[c].st == C_UNINIT)
         return;
-    if (m.mode == M_LAWLESS && tolerate(BUG_PARKED_LINK_FOLLOWED))
-        return; /* a refill may park a block that is also on the list: the pool then crashes */
-    if (mc[c].st == C_BOUND && !m.live && mc[c].lib_holds && tolerate(BUG_STALE_CACHE_INLINE))
-        return; /* BUG_STALE_CACHE_INLINE: it would read its blocks in the destroyed pool's memory */
-    if (mc[c].st == C_BOUND && mc[c].lib_stale && mc[c].lib_holds && tolerate(BUG_STALE_CACHE_INLINE)) {
-        /* BUG_STALE_CACHE_INLINE: the inline path of a cache whose blocks
-         * free_all took back may hand one out if another cache parked it
-         * again since. A flush makes the library drop them first. */
-        am_onesize_cache_flush(&caches[c]);
-        mc[c].lib_stale = mc[c].lib_holds = false;
-        mc[c].carved_high = true;
-    }
 
     struct am_onesize_stats s0 = {0};
     if (m.live)
@@ -147,9 +135,9 @@ void op_cache_allocate(void)
         CHECK(drops <= 1, "cache %zu dropped %zu blocks; only block %zu was damaged", c, drops, m.d);
         CHECK(faults == 0 || (m.dwhere == D_LIST && damage_in_pool()),
               "cache %zu's refill met damage %zu times, none on the list", c, faults);
-        /* BUG_CACHE_LOCKS: "none, except once when refilling"; dropping a
-         * damaged block locks to count it, and the next refill again. */
-        check_enters(e, 0, tolerate(BUG_CACHE_LOCKS) ? 3 : 1, "cache_allocate meeting damage");
+        /* "none, except once when refilling; each damaged block it drops
+         * adds once (to count it) and maybe a refill more". */
+        check_enters(e, 0, 1 + 2 * (int)drops, "cache_allocate meeting damage");
     }
     /* A block dropped from what it held before any refill. */
     bool dropped = false;
@@ -190,22 +178,13 @@ static void free_to_cache(size_t c, void *p)
 {
     if (mc[c].st == C_UNINIT)
         return;
-    if (m.mode == M_LAWLESS && tolerate(BUG_PARKED_LINK_FOLLOWED))
-        return; /* parking a block that is also on the list makes the pool crash */
-    if (mc[c].st == C_BOUND && !m.live && tolerate(BUG_CACHE_FREE_READS))
-        return; /* BUG_CACHE_FREE_READS: its pool was destroyed, it would read *p (NULL included) */
     size_t i = 0;
     const bool is_block = block_index(p, &i);
-    if (is_block && m.b[i].st == B_NEVER && mc[c].carved_high && tolerate(BUG_FLUSH_KEEPS_CARVED))
-        return; /* BUG_FLUSH_KEEPS_CARVED: it would keep a block never handed out */
     if (is_block)
         verify_held(i);
     const struct mblock *b = &m.b[i];
     const enum verdict v = p == NULL ? V_OK : free_verdict(p, true);
     const bool undetected = is_block && m.mode == M_DAMAGED && i == m.d && b->st == B_FREE;
-    if (undetected && !m.tracked && tolerate(BUG_PARKED_LINK_FOLLOWED))
-        return; /* it may be parked while it is on the list (already, or linked by the flush
-                   that makes room for it): the pool then follows link 1 */
     const bool keeps = m.live && mc[c].st == C_BOUND && !m.tracked && is_block && m.mode != M_LAWLESS &&
                        ((b->st == B_HELD && b->forged == F_NONE) || b->st == B_LOST || undetected);
     const bool flushes = keeps && mc[c].n == mc[c].cap;
@@ -231,9 +210,9 @@ static void free_to_cache(size_t c, void *p)
             m.b[i].st = B_FREE;
         return;
     }
-    /* BUG_CACHE_LOCKS: the header says "Locking: none, except once when
-     * flushing"; a free also locks to catch up with the pool. */
-    const int slack = tolerate(BUG_CACHE_LOCKS) ? 1 : 0;
+    /* "none, except once when flushing, or once to catch up with the pool
+     * ... a block passed to the pool adds the pool's own once". */
+    const int slack = 1;
     if (keeps) {
         CHECK(r == 0, "cache_free of block %zu (%s) returned %d", i, b->st == B_HELD ? "held" : "lost", r);
         if (flushes)
@@ -245,6 +224,14 @@ static void free_to_cache(size_t c, void *p)
         return;
     }
     check_enters(e, 0, 1 + slack, "cache_free passed to the pool");
+    if (v == V_OK && undetected && r == -EALREADY && (m.tracked || model_nfree() == m.n)) {
+        /* The documented-undetected case, found all the same: a tracked
+         * pool asks the memory debugger, which knows the block is free,
+         * and a free into a pool whose every block is free is a double
+         * free, always (amonesize.h). */
+        count_verdict(V_EALREADY, EALREADY, p);
+        return;
+    }
     if (v == V_OK) {
         /* Caller data matching the free pattern, or any block under a
          * memory debugger: freed to the pool. */
