@@ -1,306 +1,262 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: the input is a sequence of operations on one pool
- * (construction with a fuzzed configuration, allocations, frees of valid,
- * foreign, interior, double and stale pointers, free_all, iteration,
- * getters, caller data that mimics a free block). Every result is checked
- * against a simple reference model; any divergence aborts with a message. */
-#include <errno.h>
+/* libFuzzer target: the input is a pool configuration followed by a
+ * sequence of operations on that pool, its per-thread caches and its bulk
+ * calls, misuse of every kind included (see fuzz.h and docs/fuzzing.md).
+ * Every result is checked against the reference model; any divergence
+ * prints what differs and aborts.
+ *
+ * Input: one configuration (5 to 7 bytes, see op_ctor), then operations:
+ * one byte picks it (below 0xf8: ops[byte % N]; 0xf8..0xfd: a new ctor,
+ * 0xfe..0xff: dtor), and the operation reads its own arguments. Missing
+ * bytes read as zero. fuzz/corpus/make_corpus.py writes seeds this way. */
 #include <stdalign.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <sys/mman.h>
 
-#include "amonesize.h"
-#include "testing.h"
+#include "fuzz.h"
 
-#define BUF_BYTES  65536
-#define MAX_BLOCKS (BUF_BYTES / 16)
+/* Pool memory: consecutive pools alternate between two buffers, and the
+ * one not in use (after a dtor, both) is inaccessible, so that the library
+ * touching the memory of a pool after its dtor ("the caller's again")
+ * faults. Mapped, not static: LeakSanitizer scans static data at exit. */
+#define BUF_SPAN (BUF_BYTES + 4096)
+static unsigned char *bufs[2], *buf;
 
-static alignas(4096) unsigned char buf[BUF_BYTES + 4096];
-
-/* The model: which blocks are handed out, the LIFO stack of freed blocks,
- * how many were ever carved since construction or free_all, and the
- * highest carved since construction. */
-static struct {
-    bool live;
-    uintptr_t base;
-    size_t bs, n, ncarved, ncarved_max, nfree_min;
-    bool held[MAX_BLOCKS];
-    size_t stack[MAX_BLOCKS], nstack;
-    size_t nheld;
-} m;
-
-static struct am_onesize pool;
-static int depth, enters;
-
-static const uint8_t *in;
-static size_t in_left;
-
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "divergence at %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
-
-static uint64_t take(unsigned bytes)
+static void switch_buffer(void)
 {
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in_left > 0; i++, in++, in_left--)
-        v |= (uint64_t)*in << (8 * i);
-    return v;
+    unsigned char *old = buf;
+    buf = buf == bufs[0] ? bufs[1] : bufs[0];
+    CHECK(mprotect(buf, BUF_SPAN, PROT_READ | PROT_WRITE) == 0, "mprotect");
+    CHECK(mprotect(old, BUF_SPAN, PROT_NONE) == 0, "mprotect");
 }
 
-static void crit_enter(void *ctx)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FUZZ_TRACKED true /* the pool sees an ASan runtime: tracked */
+#endif
+#endif
+#if !defined(FUZZ_TRACKED)
+#define FUZZ_TRACKED false
+#endif
+
+/* "*os is zeroed" (ctor's failure, dtor). */
+static bool is_zeroed(const struct am_onesize *os)
 {
-    (void)ctx;
-    CHECK(depth == 0, "nested critical section");
-    depth++;
-    enters++;
+    static const struct am_onesize zero;
+    return memcmp(os, &zero, sizeof zero) == 0;
 }
 
-static void crit_exit(void *ctx)
-{
-    (void)ctx;
-    CHECK(depth == 1, "unbalanced critical section");
-    depth--;
-}
-
-static size_t nfree_model(void)
-{
-    return m.n - m.nheld;
-}
-
-static void *block(size_t i)
-{
-    return (void *)(m.base + i * m.bs);
-}
-
-static void op_ctor(void)
+/* Configuration: flags, offset, size (2), block size (2), alignment, and
+ * for some flags one more byte.
+ *   flags bit 0: size + 0 or + 1; bit 1: block size near SIZE_MAX; bit 2:
+ *   pool size near SIZE_MAX (wraps); bits 3-5: locking (0 none, 1 own
+ *   callbacks, 2 own callbacks with wait, 3 pthread mutex, 4 pthread sync,
+ *   5 reserved fields set, 6 one of crit_enter/crit_exit, 7 crit_wait or
+ *   crit_notify without the rest); bit 6: on_error; bit 7: fill the pool
+ *   memory with garbage first. */
+void op_ctor(void)
 {
     const unsigned flags = (unsigned)take(1);
-    size_t off = (size_t)take(1), size = (size_t)take(2) % (BUF_BYTES - 256) + (flags & 1 ? 0 : 1);
+    const size_t off = (size_t)take(1);
+    size_t size = (size_t)take(2) % (BUF_BYTES - 256) + (flags & 1 ? 0 : 1);
     size_t bs = (size_t)take(2) % 600;
     static const size_t aligns[] = {0,   1,   2,    4,    8,    16, 32, 64,       128,
                                     256, 512, 1024, 2048, 4096, 3,  24, SIZE_MAX, (SIZE_MAX >> 1) + 1};
-    size_t align = aligns[take(1) % (sizeof aligns / sizeof aligns[0])];
-    uintptr_t ptr = (uintptr_t)buf + off;
+    const size_t align = aligns[take(1) % (sizeof aligns / sizeof aligns[0])];
+    const unsigned lock = (flags >> 3) & 7, extra = lock >= 5 ? (unsigned)take(1) : 0;
+    enters = 0;
+    am_onesize_dtor(&pool); /* the previous pool; its memory is the caller's again */
+    CHECK(enters == 0, "dtor entered the critical section");
+    switch_buffer();
+    const uintptr_t ptr = (uintptr_t)buf + off;
     if (flags & 2)
-        bs = SIZE_MAX - (size_t)take(1); /* overflow when rounded */
+        bs = SIZE_MAX - (size_t)take(1); /* overflows when rounded */
     if (flags & 4)
         size = SIZE_MAX - (size_t)take(1); /* wraps the address space */
     struct am_onesize_cfg cfg = {.pool = {(void *)ptr, size}, .block_size = bs, .alignment = align};
-    if (flags & 8)
-        cfg.crit_enter = crit_enter;
-    if (flags & 16)
-        cfg.crit_exit = crit_exit;
-
-    /* What the header promises, computed without overflow. */
-    bool valid = size != 0 && bs != 0 && !(flags & 8) == !(flags & 16);
-    const size_t a = align ? align : alignof(max_align_t);
-    valid = valid && (a & (a - 1)) == 0;
-    unsigned __int128 unit = a > sizeof(void *) ? a : sizeof(void *);
-    unsigned __int128 ebs = bs < 16 ? 16 : bs;
-    ebs = (ebs + unit - 1) / unit * unit;
-    unsigned __int128 end = (unsigned __int128)ptr + size,
-                      start = ((unsigned __int128)ptr + unit - 1) / unit * unit;
-    valid = valid && ebs <= SIZE_MAX && end <= UINTPTR_MAX && start < end && (end - start) / ebs >= 1;
-
-    am_onesize_dtor(&pool); /* the previous pool, over the same memory */
-    enters = 0;
-    const int r = am_onesize_ctor(&pool, &cfg);
-    CHECK(r == (valid ? 0 : -EINVAL), "ctor returned %d, model says %s", r, valid ? "valid" : "invalid");
-    CHECK(enters == 0, "ctor entered the critical section");
-    memset(&m, 0, sizeof m);
-    if (!valid) {
-        CHECK(am_onesize_get_nblocks(&pool) == 0, "failed ctor left a usable pool");
-        return;
-    }
-    m.live = true;
-    m.base = (uintptr_t)start;
-    m.bs = (size_t)ebs;
-    m.n = (size_t)((end - start) / ebs);
-    m.nfree_min = m.n;
-    CHECK(am_onesize_get_block_size(&pool) == m.bs, "block size %zu, model %zu",
-          am_onesize_get_block_size(&pool), m.bs);
-    CHECK(am_onesize_get_nblocks(&pool) == m.n, "nblocks %zu, model %zu", am_onesize_get_nblocks(&pool), m.n);
-}
-
-static void expect_alloc(void *p, int err, size_t size, size_t margin)
-{
-    if (size > m.bs) {
-        CHECK(p == NULL && err == EINVAL, "oversize request %zu: %p errno %d", size, p, err);
-        return;
-    }
-    if (nfree_model() <= margin) {
-        CHECK(p == NULL && err == ENOMEM, "expected ENOMEM: %p errno %d", p, err);
-        return;
-    }
-    size_t want;
-    if (m.nstack > 0)
-        want = m.stack[--m.nstack]; /* most recently freed first */
-    else {
-        want = m.ncarved++;
-        if (m.ncarved > m.ncarved_max)
-            m.ncarved_max = m.ncarved;
-    }
-    CHECK(p == block(want), "allocate returned %p, model says block %zu (%p)", p, want, block(want));
-    CHECK(!m.held[want], "block %zu handed out twice", want);
-    m.held[want] = true;
-    m.nheld++;
-    if (nfree_model() < m.nfree_min)
-        m.nfree_min = nfree_model();
-    memset(p, (int)(want & 0xff), m.bs); /* the owner uses all of it */
-}
-
-/* The index of the k-th held block, or SIZE_MAX if none. */
-static size_t pick_held(size_t k)
-{
-    if (m.nheld == 0)
-        return SIZE_MAX;
-    k %= m.nheld;
-    for (size_t i = 0; i < m.ncarved; i++)
-        if (m.held[i] && k-- == 0)
-            return i;
-    return SIZE_MAX;
-}
-
-static size_t visited_n;
-static uintptr_t visited_last;
-static bool visited_bad;
-
-static void visit(void *ctx, size_t index, void *blk, size_t size)
-{
-    (void)ctx;
-    const uintptr_t b = (uintptr_t)blk;
-    const size_t i = (b - m.base) / m.bs;
-    if (index != visited_n || size != m.bs || b < m.base || (b - m.base) % m.bs || i >= m.ncarved ||
-        !m.held[i] || (visited_n > 0 && b <= visited_last))
-        visited_bad = true;
-    visited_last = b;
-    visited_n++;
-}
-
-static void op_on_pool(uint8_t op)
-{
-    switch (op % 12) {
-    case 0: { /* allocate */
-        size_t size = (size_t)take(2) % (m.bs + 40);
-        if (take(1) == 0xff)
-            size = SIZE_MAX - (size_t)take(1);
-        errno = 0;
-        void *p = am_onesize_allocate(&pool, size);
-        expect_alloc(p, errno, size, 0);
-        break;
-    }
-    case 1: { /* allocate_x */
-        const size_t size = (size_t)take(1), margin = (size_t)take(2) % (m.n + 2);
-        errno = 0;
-        void *p = am_onesize_allocate_x(&pool, size, margin);
-        expect_alloc(p, errno, size, margin);
-        break;
-    }
+    bool custom = false, cwait = false, pth = false, pwait = false;
+    switch (lock) {
+    case 1:
     case 2:
-    case 3: { /* free a held block */
-        const size_t i = pick_held((size_t)take(2));
-        if (i == SIZE_MAX)
-            break;
-        const int r = am_onesize_free(&pool, block(i));
-        CHECK(r == 0, "free of held block %zu returned %d", i, r);
-        m.held[i] = false;
-        m.nheld--;
-        m.stack[m.nstack++] = i;
+        cfg.crit_enter = crit_enter;
+        cfg.crit_exit = crit_exit;
+        cfg.crit_ctx = &lock_ctx;
+        custom = true;
+        if (lock == 2) {
+            cfg.crit_wait = crit_wait;
+            cfg.crit_notify = crit_notify;
+            cwait = true;
+        }
         break;
-    }
-    case 4: { /* free a pointer that is not a block start */
-        const uint64_t sel = take(2);
-        uintptr_t p;
-        if (sel & 1)
-            p = m.base + (size_t)(sel >> 1) % (m.n * m.bs + 512) - 256; /* around and in the pool */
+#if defined(AM_HAVE_PTHREAD)
+    case 3:
+        CHECK(am_onesize_pthread_set_crit(&cfg, &fuzz_mutex) == 0, "set_crit");
+        pth = true;
+        break;
+    case 4:
+        CHECK(am_onesize_pthread_set_sync(&cfg, &fuzz_sync) == 0, "set_sync");
+        pth = pwait = true;
+        break;
+#endif
+    case 5:            /* the hardened mode, always invalid here (it is not modelled): */
+        if (extra & 1) /* a flag bit the header does not define */
+            cfg.flags = (AM_ONESIZE_CHECK_FREED << 1) << ((extra >> 1) % 30);
+        else /* a state bitmap half set, or overlapping the pool */
+            cfg.state = (struct am_blk){extra & 2 ? cfg.pool.ptr : NULL, 1 + (extra >> 2)};
+        break;
+    case 6:
+        if (extra & 1)
+            cfg.crit_enter = crit_enter;
         else
-            p = (uintptr_t)take(8);
-        const bool is_start = p >= m.base && p < m.base + m.n * m.bs && (p - m.base) % m.bs == 0;
-        if (is_start || p == 0)
-            break; /* covered by the other cases */
-        const int r = am_onesize_free(&pool, (void *)p);
-        CHECK(r == -EINVAL, "free of non-block %p returned %d", (void *)p, r);
+            cfg.crit_exit = crit_exit;
         break;
-    }
-    case 5: { /* free a block start that is not held: double, stale or never */
-        const size_t i = (size_t)take(2) % m.n;
-        if (m.held[i])
-            break;
-        const int want = i < m.ncarved_max ? -EALREADY : -EINVAL;
-        const int r = am_onesize_free(&pool, block(i));
-        CHECK(r == want, "free of unheld block %zu (carved %zu, max %zu) returned %d, want %d", i, m.ncarved,
-              m.ncarved_max, r, want);
+    case 7:
+        if (extra & 1) { /* wait without a critical section */
+            cfg.crit_wait = crit_wait;
+            cfg.crit_notify = crit_notify;
+        } else { /* one of the two */
+            cfg.crit_enter = crit_enter;
+            cfg.crit_exit = crit_exit;
+            if (extra & 2)
+                cfg.crit_wait = crit_wait;
+            else
+                cfg.crit_notify = crit_notify;
+        }
         break;
-    }
-    case 6: /* free_all */
-        am_onesize_free_all(&pool);
-        memset(m.held, 0, sizeof m.held);
-        m.nheld = m.nstack = m.ncarved = 0;
-        break;
-    case 7: { /* iterate */
-        const size_t num = (size_t)take(1) % 8;
-        visited_n = 0, visited_bad = false;
-        const size_t r = am_onesize_iterate_over_allocated(&pool, num, visit, NULL);
-        const size_t want = num == 0 || num > m.nheld ? m.nheld : num;
-        CHECK(r == want && visited_n == want && !visited_bad,
-              "iterate(%zu) visited %zu (cb %zu, bad %d), want %zu", num, r, visited_n, visited_bad, want);
-        break;
-    }
-    case 8: { /* caller data that mimics a free block (white-box: a test hook) */
-        const size_t i = pick_held((size_t)take(2));
-        if (i == SIZE_MAX)
-            break;
-        am_test_forge_free_pattern(&pool, block(i), (uintptr_t)take(8));
-        break;
-    }
-    case 9: /* free(NULL) */
-        CHECK(am_onesize_free(&pool, NULL) == 0, "free(NULL)");
-        break;
-    case 10: { /* oversize through allocate_x with a huge margin */
-        errno = 0;
-        CHECK(am_onesize_allocate_x(&pool, 0, SIZE_MAX) == NULL && errno == ENOMEM, "margin SIZE_MAX");
-        break;
-    }
     default:
         break;
     }
-    struct am_onesize_stats st;
-    CHECK(am_onesize_get_stats(&pool, &st) == 0, "get_stats");
-    CHECK(st.nfree == nfree_model() && am_onesize_get_nfree(&pool) == nfree_model(), "nfree %zu, model %zu",
-          st.nfree, nfree_model());
-    CHECK(st.nfree_min == m.nfree_min && am_onesize_get_nfree_min(&pool) == m.nfree_min,
-          "nfree_min %zu, model %zu", st.nfree_min, m.nfree_min);
-    CHECK(st.corruptions == 0, "corruption reported without any");
-    CHECK(am_onesize_check(&pool) == 0, "invariants");
-    CHECK(depth == 0, "critical section left open");
+    if (flags & 64) {
+        cfg.on_error = on_error;
+        cfg.on_error_ctx = &lock_ctx;
+    }
+
+    /* What the header promises, computed without overflow. */
+    bool valid = size != 0 && bs != 0 && lock < 5;
+    const size_t a = align ? align : alignof(max_align_t);
+    valid = valid && (a & (a - 1)) == 0;
+    const unsigned __int128 unit = a > sizeof(void *) ? a : sizeof(void *);
+    unsigned __int128 ebs = bs < 2 * sizeof(void *) ? 2 * sizeof(void *) : bs;
+    ebs = (ebs + unit - 1) / unit * unit;
+    const unsigned __int128 end = (unsigned __int128)ptr + size,
+                            start = ((unsigned __int128)ptr + unit - 1) / unit * unit;
+    valid = valid && ebs <= SIZE_MAX && end <= UINTPTR_MAX && start < end && (end - start) / ebs >= 1;
+
+    if (flags & 128)
+        memset(buf, (int)(off * 7 + 1), BUF_SPAN); /* the library must not read it */
+    const int r = am_onesize_ctor(&pool, &cfg);
+    CHECK(enters == 0, "ctor entered the critical section");
+    CHECK(r == (valid ? 0 : -EINVAL), "ctor returned %d, the model says %s", r, valid ? "valid" : "invalid");
+    if (!valid) {
+        model_reset();
+        m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
+        CHECK(is_zeroed(&pool), "a failed ctor did not zero *os");
+        return;
+    }
+    model_construct((uintptr_t)start, (size_t)ebs, (size_t)((end - start) / ebs), FUZZ_TRACKED);
+    m.custom_lock = custom;
+    m.custom_wait = cwait;
+    m.pthread_lock = pth;
+    m.waitable = cwait || pwait;
+    m.on_error = (flags & 64) != 0;
 }
 
+void op_dtor(void)
+{
+    enters = 0;
+    am_onesize_dtor(&pool);
+    CHECK(enters == 0, "dtor entered the critical section");
+    CHECK(is_zeroed(&pool), "dtor did not zero *os");
+    CHECK(mprotect(buf, BUF_SPAN, PROT_NONE) == 0, "mprotect"); /* the caller's again */
+    model_reset();
+    m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
+}
+
+static void (*const ops[])(void) = {
+    op_allocate,        op_allocate,         op_allocate_x,     op_allocate_wait,  op_free_held,
+    op_free_held,       op_free_block,       op_free_bad,       op_allocate_bulk,  op_free_bulk,
+    op_free_all,        op_iterate,          op_forge,          op_damage,         op_misc,
+    op_verify,          op_cache_init,       op_cache_allocate, op_cache_allocate, op_cache_free_held,
+    op_cache_free_held, op_cache_free_block, op_cache_free_bad, op_cache_flush,
+};
+
+static const char *const op_names[] = {
+    "allocate",        "allocate",         "allocate_x",     "allocate_wait",  "free_held",
+    "free_held",       "free_block",       "free_bad",       "allocate_bulk",  "free_bulk",
+    "free_all",        "iterate",          "forge",          "damage",         "misc",
+    "verify",          "cache_init",       "cache_allocate", "cache_allocate", "cache_free_held",
+    "cache_free_held", "cache_free_block", "cache_free_bad", "cache_flush",
+};
+_Static_assert(sizeof op_names / sizeof op_names[0] == sizeof ops / sizeof ops[0], "a name per operation");
+
+/* FUZZ_TRACE=1: print each operation and the model's view after it, to
+ * read a reproducer. */
+static bool trace;
+
+static void trace_op(size_t k, const char *name)
+{
+    if (!trace)
+        return;
+    fprintf(stderr, "op %zu: %s -> nfree %zu, mode %d", k, name, m.live ? model_nfree() : 0, (int)m.mode);
+    if (m.mode == M_DAMAGED)
+        fprintf(stderr, " (block %zu, words %u, where %d: %s)", m.d, m.dwords, (int)m.dwhere, describe(m.d));
+    for (size_t c = 0; c < NCACHES; c++)
+        if (mc[c].st != C_UNINIT)
+            fprintf(stderr, ", cache %zu: %zu", c, mc[c].n);
+    fputc('\n', stderr);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    const char *t = getenv("FUZZ_TRACE");
+    trace = t != NULL && *t != '\0' && *t != '0';
+    void *map = mmap(NULL, 2 * BUF_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED, "mmap");
+    bufs[0] = buf = (unsigned char *)map;
+    bufs[1] = bufs[0] + BUF_SPAN;
+#if defined(AM_HAVE_PTHREAD)
+    pthread_setup();
+#endif
+    return 0;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    in = data;
-    in_left = size;
-    memset(&m, 0, sizeof m);
-    enters = depth = 0;
+    input_start(data, size);
+    for (size_t c = 0; c < NCACHES; c++)
+        mc[c] = (struct mcache){.st = C_UNINIT, .top = -1};
+    model_reset();
+    m.clock = 0;
+    depth = enters = notifies = wait_calls = 0;
+    in_error = in_wait = false;
+    wait_action = 0;
+    rep_clear();
+    foreign_setup();
     op_ctor();
-    while (in_left > 0) {
-        const uint8_t op = (uint8_t)take(1);
-        if (op == 0xfe)
+    after_op();
+    trace_op(0, m.live ? "ctor" : "ctor (failed)");
+    for (size_t k = 1; input_left(); k++) {
+        const unsigned op = (unsigned)take(1);
+        const char *name = op < 0xf8   ? op_names[op % (sizeof ops / sizeof ops[0])]
+                           : op < 0xfe ? "ctor"
+                                       : "dtor";
+        if (trace)
+            fprintf(stderr, "op %zu: %s ...\n", k, name);
+        notifies = wait_calls = 0;
+        if (op < 0xf8)
+            ops[op % (sizeof ops / sizeof ops[0])]();
+        else if (op < 0xfe)
             op_ctor();
-        else if (m.live)
-            op_on_pool(op);
+        else
+            op_dtor();
+        after_op();
+        trace_op(k, name);
     }
     am_onesize_dtor(&pool);
+    foreign_teardown();
+    model_reset();
     return 0;
 }
