@@ -449,9 +449,11 @@ enum verdict free_verdict(const void *p, bool via_cache)
     /* The walk from the head finds it if it is above the damaged block. */
     if (!b->below_d)
         return V_EALREADY;
-    if (b->loc == LOC_POOL && b->on_list)
+    if (b->loc == LOC_POOL && b->on_list && !m.tracked)
         return V_EFAULT;
-    return V_EALREADY_OR_EFAULT; /* below it on the list, or parked (depot, cache) */
+    /* below it on the list, or parked (depot, cache); a tracked pool asks
+     * the debugger, which knows it is free */
+    return V_EALREADY_OR_EFAULT;
 }
 
 bool verdict_allows(enum verdict v, int r)

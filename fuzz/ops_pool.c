@@ -502,7 +502,7 @@ void op_free_bulk(void)
             kd = k;
     }
     if (kd != SIZE_MAX && err == EALREADY && r > 0 && (size_t)r <= n &&
-        (bad == SIZE_MAX || (size_t)r - 1 < bad)) {
+        (bad == SIZE_MAX || (size_t)r - 1 <= bad)) {
         bad = (size_t)r - 1;
         badv = V_EALREADY;
     }
