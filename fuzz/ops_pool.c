@@ -458,12 +458,21 @@ void op_free_bulk(void)
     gen++;
     size_t bad = SIZE_MAX;
     enum verdict badv = V_OK;
+    /* The blocks are put back one by one: once as many went back as were
+     * in use, the pool is full, and a free into a full pool is a double
+     * free whatever the block holds (after the pointer checks). */
+    const size_t inuse0 = m.live ? m.n - model_nfree() : 0;
+    size_t pushed = 0;
     for (size_t k = 0; k < n && m.live; k++) {
         size_t i;
         if (bulk[k] == NULL)
             continue;
         const bool is_block = block_index(bulk[k], &i);
-        const enum verdict v = is_block && mark[i] == gen ? V_EALREADY : free_verdict(bulk[k], false);
+        enum verdict v = is_block && mark[i] == gen ? V_EALREADY : free_verdict(bulk[k], false);
+        if (pushed >= inuse0 && m.mode != M_LAWLESS &&
+            (v == V_OK || v == V_EFAULT || v == V_EALREADY_OR_EFAULT || v == V_EALREADY))
+            v = V_EALREADY;
+        pushed++;
         if (v != V_OK) {
             bad = k;
             badv = v;
