@@ -103,7 +103,7 @@ struct model {
     size_t ncarved, ncarved_max, nfree_min;
     size_t pool_free; /* free blocks in the pool that were handed out before (list and depot) */
     size_t orphans, lost;
-    size_t retired; /* blocks taken out of service since free_all (stats.retired) */
+    size_t retired;     /* blocks taken out of service since free_all (stats.retired) */
     bool carve_unknown; /* a refill carved blocks while the model was lawless */
     uint32_t clock;
     enum mode mode;

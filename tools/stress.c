@@ -61,9 +61,9 @@
 #endif
 #endif
 #if !defined(FUTEX_WAIT_BITSET)
-#define FUTEX_WAKE 1
-#define FUTEX_WAIT_BITSET 9
-#define FUTEX_PRIVATE_FLAG 128
+#define FUTEX_WAKE             1
+#define FUTEX_WAIT_BITSET      9
+#define FUTEX_PRIVATE_FLAG     128
 #define FUTEX_BITSET_MATCH_ANY 0xffffffffu
 #endif
 #else
