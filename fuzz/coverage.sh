@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Coverage of lib/ by the fuzzer, with clang's source-based coverage.
 #
 # Builds both fuzzers (ASan: tracked pools; UBSan: caches, depot, inline
