@@ -31,6 +31,10 @@ case $machine in
 *X86-64*) ;;
 *) skip "the baseline is for x86-64; this library is for $machine" ;;
 esac
+# The C library's types (uint64_t, pid_t, pthread_mutex_t) are part of the
+# ABI too: the baseline is glibc's.
+readelf -d "$so" | grep -q 'Shared library: \[libc\.so\.6\]' ||
+    skip "the baseline is for glibc; this library links another C library (musl?)"
 readelf -S "$so" | grep -q '\.debug_info' || skip "the library has no debug information (buildtype without -g)"
 soname=$(readelf -d "$so" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 base_soname=$(sed -n 's/.*soname=.\([^"'"'"']*\).*/\1/p' "$base" | head -n 1)
