@@ -141,6 +141,13 @@ static void recover(const struct am_onesize_shared *h)
     }
     for (size_t i = fl->ncarved; i < os->nblocks; i++)
         owners[i] = NOBODY;
+    /* The count of blocks in transit follows from the table: a process
+     * killed between a give, take or free and its count's update left it
+     * one off. */
+    uint64_t transit = 0;
+    for (size_t i = 0; i < fl->ncarved; i++)
+        transit += owners[i] == IN_TRANSIT;
+    hdr_of(h)->in_transit = transit;
     if (cur == 0) { /* the whole list seen: the counts follow exactly */
         fl->inuse = fl->ncarved - listed;
         if (fl->inuse > fl->inuse_max)
