@@ -131,6 +131,15 @@ void am_report_retired(const struct am_onesize *os, const struct am_retired *r);
  * for a damaged block or list (counted; also when r is full, before the
  * next retirement); ENOMEM if retirements left nothing free. */
 int am_take_one(struct am_onesize *os, void **out, struct am_retired *r);
+/* wait.c: wait, locked, while no block of os is free. sleep(ctx, deadline)
+ * leaves the critical section, sleeps until a wake-up or the deadline and
+ * enters it again: 0 or ETIMEDOUT; any other value means it could not enter
+ * again, and is returned at once with the lock not held. Counts the wait
+ * (once per call, through *waited) and timeouts, and keeps os->waiters, so
+ * that every path giving blocks back notifies. Returns 0 when a block is
+ * free, ETIMEDOUT, or the sleeper's error. */
+int am_wait_free(struct am_onesize *os, const struct timespec *deadline, bool *waited,
+                 int (*sleep)(void *ctx, const struct timespec *deadline), void *ctx);
 /* pool.c: a fresh key, different from the current one. */
 uintptr_t am_new_key(const void *os, const void *pool);
 

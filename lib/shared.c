@@ -448,29 +448,26 @@ void *am_onesize_shared_allocate(struct am_onesize_shared *h, size_t size)
     return err == 0 ? b : NULL;
 }
 
-static bool has_passed(const struct timespec *deadline)
+/* The sleeper for am_wait_free(): leave the critical section, sleep until a
+ * wake-up or the deadline, enter again (repairing after a dead owner as
+ * enter() does, and setting this process's fields): 0 or ETIMEDOUT, or
+ * ENOTRECOVERABLE with the mutex not held. The slot counts its sleepers,
+ * for a reap to take a dead process's out of the pool's count of waiters. */
+static int sleep_in(void *ctx, const struct timespec *deadline)
 {
-    struct timespec now;
-    if (deadline == NULL || clock_gettime(CLOCK_MONOTONIC, &now) != 0)
-        return false;
-    return now.tv_sec > deadline->tv_sec ||
-           (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
-}
-
-/* Leave the critical section, sleep until a wake-up or the deadline, enter
- * again (repairing after a dead owner as enter() does): 0, or
- * ENOTRECOVERABLE with the mutex not held. Spurious wake-ups are allowed:
- * the caller looks at the pool again. */
-static int sleep_in(const struct am_onesize_shared *h, const struct timespec *deadline)
-{
+    const struct am_onesize_shared *h = ctx;
     struct header *r = hdr_of(h);
+    r->slots[h->slot - 1].asleep++;
 #if AM_SHARED_FUTEX
     /* Read under the lock: a wake-up after leaving changes it, and the
      * futex then returns at once (nothing is lost). */
     const uint32_t seen = __atomic_load_n(&r->wake_seq, __ATOMIC_RELAXED);
     leave(h);
-    (void)syscall(SYS_futex, &r->wake_seq, AM_FUTEX_WAIT_BITSET, seen, deadline, NULL, AM_FUTEX_MATCH_ANY);
-    return enter(h) == 0 ? 0 : ENOTRECOVERABLE;
+    const long w =
+        syscall(SYS_futex, &r->wake_seq, AM_FUTEX_WAIT_BITSET, seen, deadline, NULL, AM_FUTEX_MATCH_ANY);
+    const int timed_out = w != 0 && errno == ETIMEDOUT;
+    if (enter(h) != 0)
+        return ENOTRECOVERABLE;
 #else
     int w = deadline != NULL ? pthread_cond_timedwait(&r->cond, &r->mutex, deadline)
                              : pthread_cond_wait(&r->cond, &r->mutex);
@@ -479,8 +476,15 @@ static int sleep_in(const struct am_onesize_shared *h, const struct timespec *de
         recover(h);
         w = pthread_mutex_consistent(&r->mutex) == 0 ? 0 : ENOTRECOVERABLE;
     }
-    return w == ENOTRECOVERABLE ? w : 0;
+    if (w == ENOTRECOVERABLE)
+        return w;
+    fix_for(h);
+    const int timed_out = w == ETIMEDOUT;
 #endif
+    /* (A detach by another thread meanwhile cleared it: misuse, but no
+     * count may wrap.) */
+    r->slots[h->slot - 1].asleep -= r->slots[h->slot - 1].asleep != 0;
+    return timed_out ? ETIMEDOUT : 0;
 }
 
 void *am_onesize_shared_allocate_wait(struct am_onesize_shared *h, size_t size,
@@ -496,32 +500,17 @@ void *am_onesize_shared_allocate_wait(struct am_onesize_shared *h, size_t size,
     }
     struct header *r = hdr_of(h);
     struct am_onesize *os = &r->pool;
-    int err = 0;
-    bool waited = false;
+    int err;
     if (size > os->block_size) {
         os->counts[CNT_OVERSIZE]++;
         err = EINVAL;
-    }
-    while (err == 0 && nfree_of(os) == 0) {
-        if (has_passed(deadline)) {
-            os->counts[CNT_TIMEOUTS]++;
-            err = ETIMEDOUT;
-            break;
-        }
-        if (!waited)
-            os->counts[CNT_WAITS]++;
-        waited = true;
-        os->waiters++;
-        r->slots[h->slot - 1].asleep++;
-        if (sleep_in(h, deadline) != 0) {
-            errno = ENOTRECOVERABLE;
+    } else {
+        bool waited = false;
+        err = am_wait_free(os, deadline, &waited, sleep_in, h);
+        if (err == ENOTRECOVERABLE) {
+            errno = err;
             return NULL; /* the mutex is not held */
         }
-        fix_for(h);
-        /* (A detach by another thread meanwhile cleared both: misuse, but
-         * no count may wrap.) */
-        r->slots[h->slot - 1].asleep -= r->slots[h->slot - 1].asleep != 0;
-        os->waiters -= os->waiters != 0;
     }
     void *b = NULL;
     if (err == 0)
