@@ -239,7 +239,8 @@ struct am_onesize_stats {
                                             (their fill, or their words while the depot
                                             or a cache held them) since free_all: out of
                                             service until then (a stale pointer to one
-                                            freed again returns it, uncounted here) */
+                                            freed again returns it, uncounted here; with
+                                            a state bitmap such a free is -EALREADY) */
     uint64_t waits;                    /**< am_onesize_allocate_wait calls that waited */
     uint64_t timeouts;                 /**< am_onesize_allocate_wait calls that ended with
                                             ETIMEDOUT (a deadline already past too) */
@@ -325,7 +326,10 @@ AM_ONESIZE_API void am_onesize_dtor(struct am_onesize *os);
  *    per-thread caches gave back is dropped instead, and the next call goes
  *    on. With AM_ONESIZE_CHECK_FREED, a block whose fill was written is
  *    retired and allocation goes on with the next block; NULL with ENOMEM
- *    if none is left.)
+ *    (counted in failed_allocations) if none is left. One call retires at
+ *    most four blocks, each reported; meeting a fifth, it stops with
+ *    EFAULT, reported with a NULL pointer and not counted in corruptions,
+ *    and the next call goes on from that block.)
  * Locking: enters the critical section at most once.
  * Complexity: O(1).
  */
@@ -334,8 +338,10 @@ AM_ONESIZE_API AM_ONESIZE_INLINE void *am_onesize_allocate(struct am_onesize *os
 /**
  * As am_onesize_allocate(), but succeeds only while more than margin blocks
  * are free, keeping a reserve for callers that use a smaller margin.
- * @return the block, or NULL with errno ENOMEM when nfree <= margin, and the
- *         other errno values of am_onesize_allocate().
+ * @return the block, or NULL with errno ENOMEM when nfree <= margin (also
+ *         once blocks retired on the way, AM_ONESIZE_CHECK_FREED, leave no
+ *         more than margin free), and the other errno values of
+ *         am_onesize_allocate().
  * Locking: enters the critical section at most once. Complexity: O(1).
  */
 AM_ONESIZE_API void *am_onesize_allocate_x(struct am_onesize *os, size_t size, size_t margin);
@@ -348,7 +354,9 @@ AM_ONESIZE_API void *am_onesize_allocate_x(struct am_onesize *os, size_t size, s
  * pool (blocks held in per-thread caches are not free for the pool and wake
  * nobody). deadline is an absolute CLOCK_MONOTONIC time; NULL waits without
  * limit; a deadline already past does not wait. No wake-up is lost: a block
- * freed after the call started waiting is seen.
+ * freed after the call started waiting is seen. Blocks it retires on the
+ * way (AM_ONESIZE_CHECK_FREED) were not free after all: if nothing else
+ * is, it waits.
  * @return the block, or NULL with errno:
  *  - ETIMEDOUT: the deadline passed and no block was free;
  *  - EINVAL: size > am_onesize_get_block_size(), os was never successfully
@@ -401,7 +409,9 @@ typedef void (*am_onesize_iterate_fn)(void *ctx, size_t index, void *block, size
 
 /**
  * Call cb for up to num allocated blocks (num 0: all), in address order.
- * Blocks held by per-thread caches count as allocated.
+ * Blocks held by per-thread caches count as allocated, and so do blocks
+ * retired as damaged (stats.retired), except in a pool with a state bitmap:
+ * its bits say which blocks are handed out, and a retired block is not.
  *
  * Only free blocks are read to tell them apart, never allocated ones (their
  * owners may be writing them from other threads): the free list is sorted by
@@ -484,9 +494,11 @@ AM_ONESIZE_API int am_onesize_get_stats(const struct am_onesize *os, struct am_o
 
 /**
  * Check every invariant of the pool: counts consistent
- * (nfree_min <= nfree <= nblocks, cached and retired blocks among the ones
- * not free), every free-list link valid and every free block intact, no
- * cycle, list length matching the counts, blocks kept for caches intact.
+ * (nfree_min <= nfree <= nblocks, the blocks not yet handed out among the
+ * free ones), every free-list link valid and every free block's two words
+ * intact (not its fill: AM_ONESIZE_CHECK_FREED checks that as allocation
+ * takes the block), no cycle, list length matching the counts, blocks kept
+ * for caches intact, with a state bitmap the bits agreeing with the counts.
  * For tests and debug builds; it changes nothing.
  * @retval 0 all hold; -EFAULT a free block is damaged or the list is
  *         inconsistent; -EINVAL os NULL or never successfully constructed.

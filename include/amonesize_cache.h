@@ -34,9 +34,11 @@
  *   drops them at its next call, and never hands them out or gives them
  *   back again. The same holds after am_onesize_dtor() and a new
  *   am_onesize_ctor() on the pool.
- * - Under Valgrind memcheck or AddressSanitizer (see amonesize.h) a cache
- *   passes every call straight to its pool, so that the debugger sees each
- *   block's life exactly.
+ * - Under Valgrind memcheck or AddressSanitizer (see amonesize.h), and for
+ *   a pool with a state bitmap (cfg.state), a cache passes every call
+ *   straight to its pool, so that the debugger sees each block's life
+ *   exactly and the bits stay exact. This follows the pool's mode at each
+ *   call: after am_onesize_ctor() on the pool, its new mode counts.
  *
  * Misuse, caught at once, exactly as the pool catches it (and counted and
  * reported by the pool):

@@ -34,7 +34,7 @@ size_t am_onesize_allocate_bulk(struct am_onesize *os, void **out, size_t n)
     struct am_retired r = {.n = 0};
     lock(os);
     for (; got < n; got++) {
-        if (nfree_of(os) == 0 || (err = am_take_one(os, &out[got], &r)) == ENOMEM) {
+        if (nfree_of(os) == 0 || (err = am_take_one(os, 0, &out[got], &r)) == ENOMEM) {
             os->counts[CNT_FAILED]++;
             err = ENOMEM;
             break;
@@ -162,7 +162,7 @@ size_t am_batch_refill(struct am_onesize_cache *c)
             err = ENOMEM;
             break;
         }
-        if ((err = am_take_one(os, &c->blocks[c->n], &r)) != 0)
+        if ((err = am_take_one(os, 0, &c->blocks[c->n], &r)) != 0)
             break;
         am_onesize_impl_park(os, os->key, c->mark, c->blocks[c->n++]);
     }
@@ -198,6 +198,12 @@ void am_batch_flush(struct am_onesize_cache *c, size_t k)
     const uintptr_t key = c->key;
     drop_if_stale(os, c);
     if (key == c->key) {
+        /* AM_ONESIZE_CHECK_FREED: filled here, under the lock, once the
+         * blocks are known to be still the cache's (a free_all meanwhile
+         * would have made them the pool's, maybe handed out again). */
+        if (os->mode & AM_MODE_FILL)
+            for (size_t i = 0; i < k; i++)
+                am_fill(os, c->blocks[i]);
         struct am_onesize_list *fl = list_of(os);
         size_t i = 0;
         for (; i < k && os->ndepot < AM_ONESIZE_PRIV_DEPOT; i++)

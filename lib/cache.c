@@ -14,19 +14,18 @@ extern void *am_onesize_cache_allocate(struct am_onesize_cache *c, size_t size);
 extern int am_onesize_cache_free(struct am_onesize_cache *c, const void *ptr);
 #endif
 
-/* Give the first k cached blocks back; with AM_ONESIZE_CHECK_FREED filled
- * first, here, outside the pool's lock: the cache owns them. */
-static void give_back(struct am_onesize_cache *c, size_t k)
-{
-    if (c->os->mode & AM_MODE_FILL)
-        for (size_t i = 0; i < k; i++)
-            am_fill(c->os, c->blocks[i]);
-    am_batch_flush(c, k);
-}
-
 static bool is_stale(const struct am_onesize_cache *c)
 {
     return c->key != AM_ONESIZE_KEY_OF(c->os);
+}
+
+/* A memory debugger sees each block's life only if the pool does, and a
+ * state bitmap is exact only if every call reaches the pool. Decided at
+ * every call, not at init: the pool may have been constructed again, in
+ * another mode, since. */
+static bool passes(const struct am_onesize_cache *c)
+{
+    return c->capacity == 0 || (c->os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) != 0;
 }
 
 int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity)
@@ -40,10 +39,7 @@ int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, siz
     if (!is_constructed(os) || capacity > AM_ONESIZE_CACHE_MAX)
         return -EINVAL;
     c->os = os;
-    /* A memory debugger sees each block's life only if the pool does, and a
-     * state bitmap is exact only if every call reaches the pool. */
-    const bool pass_through = (os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) != 0;
-    c->capacity = pass_through ? 0 : capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
+    c->capacity = capacity != 0 ? capacity : AM_ONESIZE_CACHE_DEFAULT;
     c->batch = c->capacity / 2 != 0 ? c->capacity / 2 : 1;
     /* key 0 is never a pool's and carved is 0: the first call synchronises
      * with the pool. */
@@ -57,7 +53,7 @@ void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size)
         return NULL;
     }
     struct am_onesize *os = c->os;
-    if (c->capacity == 0 || size > os->block_size)
+    if (passes(c) || size > os->block_size)
         return am_onesize_allocate(os, size); /* counted, reported by the pool */
     for (;;) {
         if (c->n == 0 || is_stale(c)) {
@@ -82,7 +78,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
     if (c == NULL || c->os == NULL)
         return -EINVAL;
     struct am_onesize *os = c->os;
-    if (c->capacity == 0 || !is_constructed(os))
+    if (!is_constructed(os) || passes(c))
         return am_onesize_free(os, ptr);
     uintptr_t p = (uintptr_t)ptr;
     const uintptr_t idx = am_onesize_impl_index(os, &p);
@@ -108,7 +104,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
         return am_onesize_free(os, b);
     }
     if (c->n == c->capacity)
-        give_back(c, c->batch);
+        am_batch_flush(c, c->batch);
     am_onesize_impl_park(os, c->key, c->mark, b);
     c->blocks[c->n++] = b;
     return 0;
@@ -118,7 +114,7 @@ void am_onesize_cache_flush(struct am_onesize_cache *c)
 {
     if (c == NULL || c->os == NULL || (c->n == 0 && c->reported == 0))
         return;
-    give_back(c, c->n); /* also when empty: the pool's count follows */
+    am_batch_flush(c, c->n); /* also when empty: the pool's count follows */
 }
 
 size_t am_onesize_cache_get_ncached(const struct am_onesize_cache *c)

@@ -125,12 +125,14 @@ struct am_retired {
     unsigned n;
 };
 void am_report_retired(const struct am_onesize *os, const struct am_retired *r);
-/* pool.c: hand out one block with the lock held: the free list first
- * (most recently freed), then the depot, then a block never handed out.
- * Blocks whose fill was written are retired into r on the way. 0; EFAULT
- * for a damaged block or list (counted; also when r is full, before the
- * next retirement); ENOMEM if retirements left nothing free. */
-int am_take_one(struct am_onesize *os, void **out, struct am_retired *r);
+/* pool.c: hand out one block with the lock held, while more than margin
+ * are free: the free list first (most recently freed), then the depot, then
+ * a block never handed out. Blocks whose fill was written are retired into
+ * r on the way. 0; EFAULT for a damaged block or list (counted), or when r
+ * is full and another block to retire is met (not counted: the next call
+ * retires it); ENOMEM if no more than margin blocks are free (also after
+ * retirements; not counted here). */
+int am_take_one(struct am_onesize *os, size_t margin, void **out, struct am_retired *r);
 /* wait.c: wait, locked, while no block of os is free. sleep(ctx, deadline)
  * leaves the critical section, sleeps until a wake-up or the deadline and
  * enters it again: 0 or ETIMEDOUT; any other value means it could not enter

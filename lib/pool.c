@@ -71,13 +71,13 @@ void am_report_retired(const struct am_onesize *os, const struct am_retired *r)
         am_onesize_impl_report(os, EFAULT, r->blk[i]);
 }
 
-int am_take_one(struct am_onesize *os, void **out, struct am_retired *r)
+int am_take_one(struct am_onesize *os, size_t margin, void **out, struct am_retired *r)
 {
     struct am_onesize_list *fl = list_of(os);
     const unsigned flags = eflags(os);
     void *b;
     for (;;) {
-        if (nfree_of(os) == 0) /* the rest was retired */
+        if (nfree_of(os) <= margin) /* none or only the reserve left (maybe after retirements) */
             return ENOMEM;
         const bool may_retire = r->n < AM_RETIRED_MAX;
         if (fl->head != 0) {
@@ -142,11 +142,9 @@ int am_allocate_locked(struct am_onesize *os, size_t size, size_t margin, void *
         os->counts[CNT_OVERSIZE]++;
         return EINVAL;
     }
-    if (nfree_of(os) <= margin) {
-        os->counts[CNT_FAILED]++;
-        return ENOMEM;
-    }
-    return am_take_one(os, out, r);
+    const int err = am_take_one(os, margin, out, r);
+    os->counts[CNT_FAILED] += err == ENOMEM;
+    return err;
 }
 
 struct am_onesize_impl_got am_onesize_impl_allocate_in(struct am_onesize *os, size_t size)
@@ -519,8 +517,11 @@ int am_check_locked(const struct am_onesize *os)
 {
     const struct am_onesize_list *fl = list_of_c(os);
     const size_t nfree = nfree_of(os);
+    /* (No bound on os->retired: it counts retirements since free_all, and a
+     * stale pointer to a retired block freed again puts it back in service
+     * uncounted, so it may be retired again.) */
     if (fl->inuse > fl->inuse_max || fl->inuse_max > os->nblocks || fl->ncarved > os->ncarved_max ||
-        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree || os->retired > os->nblocks ||
+        os->ncarved_max > os->nblocks || os->nblocks - fl->ncarved > nfree ||
         os->ndepot > AM_ONESIZE_PRIV_DEPOT)
         return -EFAULT;
     if (os->mode != 0 &&

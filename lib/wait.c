@@ -77,7 +77,7 @@ void *am_onesize_allocate_wait(struct am_onesize *os, size_t size, const struct 
         do {
             err = am_wait_free(os, deadline, &waited, crit_sleep, os);
             if (err == 0)
-                err = am_take_one(os, &blk, &retired);
+                err = am_take_one(os, 0, &blk, &retired);
         } while (err == ENOMEM); /* what was free was retired: wait again */
     }
     unlock(os);

@@ -371,6 +371,112 @@ static void test_state_and_check_freed_together(void **state)
     assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 2);
 }
 
+/* One call retires at most four blocks; a fifth stops it with EFAULT,
+ * reported with NULL and not a corruption, and the next call goes on. */
+static void test_check_freed_five_writes_stop_one_call(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os, 0, AM_ONESIZE_CHECK_FREED);
+    unsigned char *p[7];
+    for (int i = 0; i < 7; i++)
+        p[i] = alloc_ok(&os, 1);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(am_onesize_free(&os, p[i]), 0); /* list: p6 .. p0 */
+    for (int i = 1; i < 7; i++)
+        scribble(p[i], 20 + (size_t)i, 0x42);
+    test_errors.n = 0;
+    errno = 0;
+    assert_null(am_onesize_allocate(&os, 1));
+    assert_int_equal(errno, EFAULT);
+    assert_int_equal(test_errors.n, 5); /* four blocks, then the stop */
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_null(test_errors.ptr);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.freed_writes, 4);
+    assert_int_equal(st.retired, 4);
+    assert_int_equal(st.corruptions, 0);
+    assert_int_equal(st.nfree, NB - 4);
+    assert_ptr_equal(alloc_ok(&os, 1), p[0]); /* p2, p1 retired on the way */
+    st = stats_of(&os);
+    assert_int_equal(st.freed_writes, 6);
+    assert_int_equal(st.retired, 6);
+    assert_ptr_equal(test_errors.ptr, p[1]);
+}
+
+/* allocate_x keeps its reserve also when blocks are retired on the way. */
+static void test_check_freed_margin_holds_after_retirements(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(pool_buf, 4 * BS, BS, 64);
+    cfg.flags = AM_ONESIZE_CHECK_FREED;
+    ctor_ok(&os, &cfg);
+    unsigned char *p[4];
+    for (int i = 0; i < 4; i++)
+        p[i] = alloc_ok(&os, 1);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(am_onesize_free(&os, p[i]), 0); /* list: p2 p1 p0 */
+    scribble(p[2], 30, 1);
+    scribble(p[1], 31, 1);
+    errno = 0;
+    assert_null(am_onesize_allocate_x(&os, 1, 1)); /* 3 free > 1, but two are retired */
+    assert_int_equal(errno, ENOMEM);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.freed_writes, 2);
+    assert_int_equal(st.nfree, 1);
+    assert_int_equal(st.failed_allocations, 1);
+    assert_ptr_equal(alloc_ok(&os, 1), p[0]); /* the reserve is still there */
+}
+
+/* A cache follows its pool's mode at every call: constructed again with a
+ * state bitmap, the pool gets every call, so the bits stay exact. */
+static void test_cache_follows_a_new_ctor_into_state_mode(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    make(&os, 0, 0);
+    struct am_onesize_cache c;
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), 0);
+    assert_non_null(am_onesize_cache_allocate(&c, 1));
+    am_onesize_dtor(&os);
+    make(&os, 1, 0);
+    void *p = am_onesize_cache_allocate(&c, 1);
+    assert_ptr_equal(p, pool_buf); /* the pool's first block, not a batch's last */
+    assert_int_equal(bit_of(p), 1);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), NB - 1);
+    assert_int_equal(am_onesize_cache_free(&c, p), 0);
+    assert_int_equal(bit_of(p), 0);
+    assert_int_equal(am_onesize_check(&os), 0);
+}
+
+/* A flush after the pool was constructed again over other memory does not
+ * fill the blocks the cache held: they are the caller's memory again. */
+static void test_cache_flush_after_ctor_leaves_old_blocks_alone(void **state)
+{
+    (void)state;
+    if (under_memory_debugger())
+        skip(); /* caches pass through there: they hold nothing */
+    static alignas(64) unsigned char other[NB * BS];
+    POOL(os) = {0};
+    struct am_onesize_cfg cfg = test_cfg(other, sizeof other, BS, 64);
+    cfg.flags = AM_ONESIZE_CHECK_FREED;
+    ctor_ok(&os, &cfg);
+    struct am_onesize_cache c;
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), 0);
+    assert_non_null(am_onesize_cache_allocate(&c, 1));
+    assert_int_not_equal(am_onesize_cache_get_ncached(&c), 0);
+    am_onesize_dtor(&os);
+    memset(other, 'z', sizeof other); /* the caller's memory again */
+    make(&os, 0, AM_ONESIZE_CHECK_FREED);
+    am_onesize_cache_flush(&c);
+    for (size_t i = 0; i < sizeof other; i++)
+        assert_int_equal(other[i], 'z');
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), NB);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -388,6 +494,10 @@ int main(void)
         TEST(test_check_freed_bulk),
         TEST(test_check_freed_through_caches),
         TEST(test_state_and_check_freed_together),
+        TEST(test_check_freed_five_writes_stop_one_call),
+        TEST(test_check_freed_margin_holds_after_retirements),
+        TEST(test_cache_follows_a_new_ctor_into_state_mode),
+        TEST(test_cache_flush_after_ctor_leaves_old_blocks_alone),
     };
     return RUN_IN_EVERY_FLAVOUR(tests);
 }
