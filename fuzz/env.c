@@ -209,6 +209,36 @@ void poke_words(void *blk, const uintptr_t w[2])
 #endif
 }
 
+/* One byte of a free block beyond its first two words, the same way (ASan
+ * poisons in granules of 8 bytes: the granule around it). */
+static unsigned char byte_access(unsigned char *p, int v)
+{
+#if defined(FUZZ_ASAN)
+    void *g = (void *)((uintptr_t)p & ~(uintptr_t)7);
+    const bool poisoned = __asan_region_is_poisoned(g, 8) != NULL;
+    if (poisoned)
+        ASAN_UNPOISON_MEMORY_REGION(g, 8);
+#endif
+    if (v >= 0)
+        *(volatile unsigned char *)p = (unsigned char)v;
+    const unsigned char r = *(volatile unsigned char *)p;
+#if defined(FUZZ_ASAN)
+    if (poisoned)
+        ASAN_POISON_MEMORY_REGION(g, 8);
+#endif
+    return r;
+}
+
+unsigned char peek_byte(const void *p)
+{
+    return byte_access((unsigned char *)(uintptr_t)p, -1);
+}
+
+void poke_byte(void *p, unsigned char v)
+{
+    (void)byte_access(p, v);
+}
+
 struct am_onesize_stats stats_now(void)
 {
     struct am_onesize_stats s;

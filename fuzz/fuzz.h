@@ -80,6 +80,7 @@ struct mblock {
     bool on_list;   /* B_FREE in the pool: surely on its free list (freed to the pool, not flushed) */
     uint32_t since; /* B_FREE: when it got where it is (pool or cache), from m.clock */
     bool below_d;   /* B_FREE: may be on the list below the damaged block (stuck there) */
+    bool spoiled;   /* B_FREE on the pool's list: its fill written (AM_ONESIZE_CHECK_FREED) */
     /* B_FREE in two places at once (pool and a cache): the since it has if
      * it turns out to be in the cache (alt_is_cache) or in the pool. */
     bool alt_is_cache;
@@ -98,6 +99,8 @@ struct model {
     bool live;    /* the pool is constructed */
     bool tracked; /* a memory debugger (ASan) watches: caches pass everything to the pool */
     bool waitable, custom_lock, custom_wait, pthread_lock, on_error;
+    bool state; /* the hardened mode's state bitmap (cfg.state): caches pass everything to the pool */
+    bool fill;  /* AM_ONESIZE_CHECK_FREED */
     uintptr_t base;
     size_t bs, n;
     size_t ncarved, ncarved_max, nfree_min;
@@ -179,6 +182,17 @@ void count_verdict(enum verdict v, int err, const void *p);
 /* Damage. */
 bool damage_in_pool(void);
 bool damage_in_cache(size_t c);
+/* Caches pass every call to the pool: under a memory debugger, or with a
+ * state bitmap (amonesize_cache.h). */
+bool caches_pass(void);
+/* AM_ONESIZE_CHECK_FREED: blocks on the pool's list whose fill was written. */
+size_t spoiled_count(void);
+/* After an allocation call: the blocks it retired for a written fill, as
+ * stats.freed_writes says, taken out of service in the model (the spoiled
+ * blocks nearest the top of the list), each expected in on_error. */
+size_t retire_spoiled_now(const char *what);
+/* The call stopped with EFAULT at a fifth spoiled block (amonesize.h). */
+bool fill_fault(size_t retired);
 
 /* After every operation. */
 void resolve_locations(void);
@@ -224,11 +238,17 @@ void check_unlocked(void);
 /* Block memory, also where a memory debugger has it poisoned. */
 void peek_words(const void *blk, uintptr_t w[2]);
 void poke_words(void *blk, const uintptr_t w[2]);
+unsigned char peek_byte(const void *p);
+void poke_byte(void *p, unsigned char v);
 
 struct am_onesize_stats stats_now(void);
 
 /* ---- operations ----------------------------------------------------------- */
 
+/* What allocate, allocate_x, allocate_wait (when it does not wait; waiting:
+ * it would wait again after retiring blocks, with a past deadline) and a
+ * cache passing a call to the pool return. */
+void expect_pool_allocation(void *p, int err, size_t size, size_t margin, bool waiting, const char *what);
 void op_ctor(void);
 void op_dtor(void);
 void op_allocate(void);

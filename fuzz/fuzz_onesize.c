@@ -50,9 +50,17 @@ static bool is_zeroed(const struct am_onesize *os)
  *   flags bit 0: size + 0 or + 1; bit 1: block size near SIZE_MAX; bit 2:
  *   pool size near SIZE_MAX (wraps); bits 3-5: locking (0 none, 1 own
  *   callbacks, 2 own callbacks with wait, 3 pthread mutex, 4 pthread sync,
- *   5 reserved fields set, 6 one of crit_enter/crit_exit, 7 crit_wait or
+ *   5 the hardened mode, 6 one of crit_enter/crit_exit, 7 crit_wait or
  *   crit_notify without the rest); bit 6: on_error; bit 7: fill the pool
- *   memory with garbage first. */
+ *   memory with garbage first.
+ * The hardened mode (5) reads one byte, extra: below 0x80 an invalid
+ * cfg.flags or cfg.state; else one byte more, h: bits 0-1 the options
+ * (0 state, 1 AM_ONESIZE_CHECK_FREED, 2 and 3 both), bits 2-3 the locking
+ * under it (as 0-2 and 4 above), bits 4-5 the bitmap's size (0
+ * AM_ONESIZE_STATE_SIZE(), 1 the least the blocks need, 2 more, 3 one byte
+ * short), bit 6 garbage in the bitmap. */
+static unsigned char state_buf[MAX_BLOCKS / 8 + 64];
+
 void op_ctor(void)
 {
     const unsigned flags = (unsigned)take(1);
@@ -73,8 +81,19 @@ void op_ctor(void)
     if (flags & 4)
         size = SIZE_MAX - (size_t)take(1); /* wraps the address space */
     struct am_onesize_cfg cfg = {.pool = {(void *)ptr, size}, .block_size = bs, .alignment = align};
-    bool custom = false, cwait = false, pth = false, pwait = false;
-    switch (lock) {
+    bool custom = false, cwait = false, pth = false, pwait = false, hard = false, hstate = false,
+         hfill = false;
+    unsigned sub = lock, h = 0;
+    if (lock == 5 && (extra & 0x80)) {
+        h = (unsigned)take(1);
+        hard = true;
+        hstate = (h & 3) != 1;
+        hfill = (h & 3) != 0;
+        sub = (unsigned[]){0, 1, 2, 4}[(h >> 2) & 3];
+        if (hfill)
+            cfg.flags = AM_ONESIZE_CHECK_FREED;
+    }
+    switch (sub) {
     case 1:
     case 2:
         cfg.crit_enter = crit_enter;
@@ -97,7 +116,7 @@ void op_ctor(void)
         pth = pwait = true;
         break;
 #endif
-    case 5:            /* the hardened mode, always invalid here (it is not modelled): */
+    case 5:            /* the hardened mode, invalid: */
         if (extra & 1) /* a flag bit the header does not define */
             cfg.flags = (AM_ONESIZE_CHECK_FREED << 1) << ((extra >> 1) % 30);
         else /* a state bitmap half set, or overlapping the pool */
@@ -131,7 +150,7 @@ void op_ctor(void)
     }
 
     /* What the header promises, computed without overflow. */
-    bool valid = size != 0 && bs != 0 && lock < 5;
+    bool valid = size != 0 && bs != 0 && (lock < 5 || hard);
     const size_t a = align ? align : alignof(max_align_t);
     valid = valid && (a & (a - 1)) == 0;
     const unsigned __int128 unit = a > sizeof(void *) ? a : sizeof(void *);
@@ -140,6 +159,22 @@ void op_ctor(void)
     const unsigned __int128 end = (unsigned __int128)ptr + size,
                             start = ((unsigned __int128)ptr + unit - 1) / unit * unit;
     valid = valid && ebs <= SIZE_MAX && end <= UINTPTR_MAX && start < end && (end - start) / ebs >= 1;
+    if (hstate) {
+        /* The bitmap: one bit per block, rounded up to bytes; the header's
+         * macro must give at least that for any start of the pool. */
+        const size_t need = valid ? (size_t)(((end - start) / ebs + 7) / 8) : 1;
+        const size_t macro = (flags & 6) ? need : AM_ONESIZE_STATE_SIZE(size, bs);
+        size_t have = (h >> 4) & 3 ? need : macro;
+        if (((h >> 4) & 3) == 2)
+            have += (size_t)take(1) % 32;
+        if (((h >> 4) & 3) == 3)
+            have = need - 1; /* too small: refused (a size of 0 means none, refused with a pointer) */
+        CHECK(have <= sizeof state_buf, "the fuzzer's bitmap is too small for %zu bytes", have);
+        if (h & 64)
+            memset(state_buf, (int)(h * 13), sizeof state_buf); /* "contents ignored at ctor" */
+        cfg.state = (struct am_blk){state_buf, have};
+        valid = valid && have >= need;
+    }
 
     if (flags & 128)
         memset(buf, (int)(off * 7 + 1), BUF_SPAN); /* the library must not read it */
@@ -148,11 +183,13 @@ void op_ctor(void)
     CHECK(r == (valid ? 0 : -EINVAL), "ctor returned %d, the model says %s", r, valid ? "valid" : "invalid");
     if (!valid) {
         model_reset();
-        m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
+        m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = m.state = m.fill = false;
         CHECK(is_zeroed(&pool), "a failed ctor did not zero *os");
         return;
     }
     model_construct((uintptr_t)start, (size_t)ebs, (size_t)((end - start) / ebs), FUZZ_TRACKED);
+    m.state = hstate;
+    m.fill = hfill;
     m.custom_lock = custom;
     m.custom_wait = cwait;
     m.pthread_lock = pth;
@@ -168,7 +205,7 @@ void op_dtor(void)
     CHECK(is_zeroed(&pool), "dtor did not zero *os");
     CHECK(mprotect(buf, BUF_SPAN, PROT_NONE) == 0, "mprotect"); /* the caller's again */
     model_reset();
-    m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = false;
+    m.custom_lock = m.custom_wait = m.pthread_lock = m.waitable = m.on_error = m.state = m.fill = false;
 }
 
 static void (*const ops[])(void) = {
@@ -196,7 +233,8 @@ static void trace_op(size_t k, const char *name)
 {
     if (!trace)
         return;
-    fprintf(stderr, "op %zu: %s -> nfree %zu, mode %d", k, name, m.live ? model_nfree() : 0, (int)m.mode);
+    fprintf(stderr, "op %zu: %s -> nfree %zu, retired %zu, mode %d", k, name, m.live ? model_nfree() : 0,
+            m.retired, (int)m.mode);
     if (m.mode == M_DAMAGED)
         fprintf(stderr, " (block %zu, words %u, where %d: %s)", m.d, m.dwords, (int)m.dwhere, describe(m.d));
     for (size_t c = 0; c < NCACHES; c++)

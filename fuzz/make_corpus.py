@@ -30,7 +30,11 @@ OPS = {
 CTOR, DTOR = 0xf8, 0xfe
 
 # Locking (bits 3-5 of the configuration's flags).
-NONE, CRIT, CRIT_WAIT, PTHREAD, PTHREAD_SYNC, RESERVED, ONE_CRIT, BAD_WAIT = range(8)
+NONE, CRIT, CRIT_WAIT, PTHREAD, PTHREAD_SYNC, HARDENED, ONE_CRIT, BAD_WAIT = range(8)
+RESERVED = HARDENED  # with extra below 0x80: an invalid cfg.flags or cfg.state
+# The hardened mode's options and the locking under it (op_ctor).
+STATE, FILL, BOTH = 0, 1, 2
+HARD_LOCK = {NONE: 0, CRIT: 1, CRIT_WAIT: 2, PTHREAD_SYNC: 3}
 # Alignments: index into aligns[] of op_ctor.
 ALIGN = {0: 0, 8: 4, 16: 5, 32: 6, 64: 7, 128: 8, 4096: 13, 3: 14, 24: 15}
 
@@ -48,8 +52,13 @@ def u64(v):
 
 
 def config(size=4096, bs=64, align=64, lock=NONE, on_error=True, garbage=False, off=0, extra=None,
-           bs_near_max=None, size_near_max=None):
-    """A pool configuration: the first bytes of every input, and of CTOR."""
+           bs_near_max=None, size_near_max=None, hard=None, under=NONE, bitmap=0, bitmap_garbage=True):
+    """A pool configuration: the first bytes of every input, and of CTOR.
+    hard: STATE, FILL or BOTH, the hardened mode over locking `under`; bitmap:
+    0 AM_ONESIZE_STATE_SIZE(), 1 the least, 2 more, 3 one byte short."""
+    if hard is not None:
+        lock = HARDENED
+        extra = 0x80
     flags = 1 | (lock << 3) | (64 if on_error else 0) | (128 if garbage else 0)
     if bs_near_max is not None:
         flags |= 2
@@ -58,6 +67,10 @@ def config(size=4096, bs=64, align=64, lock=NONE, on_error=True, garbage=False, 
     out = u8(flags) + u8(off) + u16(size) + u16(bs) + u8(ALIGN[align])
     if lock >= RESERVED:
         out += u8(extra or 0)
+    if hard is not None:
+        out += u8(hard | (HARD_LOCK[under] << 2) | (bitmap << 4) | (64 if bitmap_garbage else 0))
+        if bitmap == 2:
+            out += u8(9)
     if bs_near_max is not None:
         out += u8(bs_near_max)
     if size_near_max is not None:
@@ -148,6 +161,11 @@ class Seq:
         """where 0: a free block of the pool (list or depot); c + 1: a block in cache c.
         words: 1 link, 2 check word, 3 both."""
         return self.op('damage', u8(where) + u16(k) + u8(words - 1) + u64(v0) + u64(v1))
+
+    def spoil(self, where=0, k=0, offset=0, xor=0x5a, never=False):
+        """A write of one byte at 2 words + offset (mod the rest of the block) of a free block: where 0
+        on the pool's list, c + 1 in cache c; never: a block never handed out."""
+        return self.op('damage', u8(where) + u16(k) + u8(0x80) + u64(offset) + u64((xor - 1) | (256 if never else 0)))
 
     def misc(self, sel):
         return self.op('misc', u8(sel))
@@ -278,6 +296,30 @@ def seeds():
     # A cache of a destroyed pool that holds nothing: its next call fails harmlessly.
     s['cache_dead_pool'] = (Seq(config()).cache_init(0, 8).cache_init(1, 8).cache_allocate(0).cache_flush(0).dtor()
                             .cache_allocate(0, 0).cache_allocate(1, 0).cache_flush(1).cache_init(2).b)
+    # The hardened mode, each option alone and both, over every locking.
+    for hard, hname in ((STATE, 'state'), (FILL, 'fill'), (BOTH, 'both')):
+        for under, lname in ((NONE, 'unlocked'), (CRIT, 'locked'), (PTHREAD_SYNC, 'pthread')):
+            c = config(hard=hard, under=under)
+            # A stray write into a free block's words, then a double free of it.
+            s[f'hard_{hname}_{lname}_stray_double'] = (
+                Seq(c).times(3, Seq.allocate, 1).free_held(1).damage(0, 0, 3).free_block(1).allocate()
+                .free_all().free_block(0).free_block(2).free_block(70).iterate(0).b)
+            # Writes beyond the words, at several offsets, on the list and in a cache.
+            s[f'hard_{hname}_{lname}_writes'] = (
+                Seq(c).times(6, Seq.allocate, 1).times(4, Seq.free_held, 0).spoil(0, 0, 0).spoil(0, 2, 47)
+                .spoil(0, 1, 13, never=True).allocate().allocate().allocate_x(1, 3).iterate(0)
+                .free_block(0).free_block(1).cache_init(0, 4).cache_allocate(0).cache_free_held(0, 0)
+                .spoil(1, 0, 5).cache_allocate(0).cache_flush(0).allocate_bulk(5).b)
+        s[f'hard_{hname}_five'] = (Seq(config(hard=hard, under=CRIT_WAIT)).times(7, Seq.allocate, 1)
+                                   .times(6, Seq.free_held, 0).spoil(0, 0, 20).spoil(0, 1, 21)
+                                   .spoil(0, 2, 22).spoil(0, 3, 23).spoil(0, 4, 24).spoil(0, 5, 25).allocate()
+                                   .allocate().allocate_wait().allocate_bulk(3).free_all().allocate().b)
+        s[f'hard_{hname}_bitmap'] = (Seq(config(hard=hard, bitmap=1)).allocate().ctor(config(hard=hard, bitmap=2))
+                                     .allocate().ctor(config(hard=hard, bitmap=3)).allocate()
+                                     .ctor(config(hard=hard, bs=24, align=8, size=1000, off=5)).allocate().b)
+    s['hard_fill_cache_refill'] = (Seq(config(hard=FILL)).times(8, Seq.allocate, 1).times(8, Seq.free_held, 0)
+                                   .spoil(0, 0, 1).spoil(0, 3, 2).cache_init(0, 8).cache_allocate(0)
+                                   .cache_allocate(0).cache_flush(0).allocate_wait(deadline='none').b)
     s['big_pool'] = (Seq(config(size=65000, bs=16, align=16, lock=CRIT)).cache_init(0, 512).cache_init(1, 100)
                      .cache_allocate(0).allocate_bulk(79).times(40, Seq.cache_free_held, 1, 0).cache_flush(1)
                      .cache_allocate(1).iterate(0).b)
@@ -336,6 +378,29 @@ def regressions():
     # a block freed then is handed out by the next one.
     r['damage_not_sticky'] = (Seq(cfg).times(2, Seq.allocate, 1).free_held(0).damage(0, 0, 1).allocate()
                               .free_held(0).allocate().b)
+    # A cache that synchronised with a plain pool kept caching after the pool
+    # was constructed again with a state bitmap: refills bypassed the bits
+    # and the pool handed out blocks out of order.
+    r['cache_mode_at_init'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(config(hard=STATE))
+                               .cache_allocate(0).cache_allocate(0).allocate().b)
+    # ... and with AM_ONESIZE_CHECK_FREED, a flush after a new ctor filled the
+    # old pool's blocks (memory that was the caller's again).
+    r['cache_mode_at_init.fill'] = (Seq(config(hard=FILL)).cache_init(0, 8).cache_allocate(0)
+                                    .ctor(config(hard=FILL)).cache_flush(0).b)
+    # allocate_x handed out a block past its margin once it had retired
+    # blocks on the way (AM_ONESIZE_CHECK_FREED).
+    r['retire_past_margin'] = (Seq(config(size=256, hard=FILL)).times(4, Seq.allocate, 1)
+                               .times(3, Seq.free_held, 0).spoil(0, 1, 3).spoil(0, 1, 4).allocate_x(1, 1).b)
+    # An allocation that retired the last free block failed with ENOMEM
+    # without counting it in failed_allocations.
+    r['retired_enomem_uncounted'] = (Seq(config(size=128, hard=FILL)).times(2, Seq.allocate, 1).free_held(0)
+                                     .spoil(0, 0, 7).allocate().b)
+    # A retired block freed again through a stale pointer is back in
+    # service, uncounted in stats.retired; retired again, the count passed
+    # nblocks, and am_onesize_check called that damage.
+    one = config(size=64, bs=64)
+    r['retired_over_nblocks'] = (Seq(one).cache_init(0, 2).times(2, lambda q: q.cache_allocate(0).cache_free_held(0, 0)
+                                 .cache_flush(0).damage(0, 0, 2).allocate().free_block(0)).b)
     return r
 
 

@@ -66,6 +66,7 @@ void give_to_owner(size_t i)
     b->dirty = false;
     b->on_list = false;
     b->below_d = false;
+    b->spoiled = false;
     if (m.mode == M_LAWLESS)
         return; /* another owner may have it too: hands off its memory */
     b->fill = m.next_fill++;
@@ -158,6 +159,19 @@ void pool_handed_out(void *p, const char *what)
         return;
     }
     struct mblock *b = &m.b[i];
+    /* AM_ONESIZE_CHECK_FREED: the fill of the block the pool hands out is
+     * checked first, so no block written after it was freed is handed out,
+     * and none is left above the one handed out (retire_spoiled_now took
+     * out of service those the call retired). */
+    CHECK(!b->spoiled, "%s handed out block %zu, its fill written after it was freed", what, i);
+    const uint32_t at = b->st == B_NEVER                         ? 0
+                        : b->loc != LOC_POOL && !b->alt_is_cache ? b->alt_since
+                                                                 : b->since;
+    for (size_t j = 0; j < m.ncarved; j++)
+        CHECK(
+            !m.b[j].spoiled || m.b[j].since < at,
+            "%s handed out block %zu (%s), but block %zu, freed after it and its fill written, is still free",
+            what, i, describe(i), j);
     if (b->st == B_NEVER) {
         CHECK(i == m.ncarved, "%s handed out never-used block %zu, the next one is %zu", what, i, m.ncarved);
         CHECK(m.pool_free == 0, "%s handed out never-used block %zu while %zu freed blocks were free", what,
@@ -204,6 +218,7 @@ void pool_took_back(size_t i)
     b->loc = LOC_POOL;
     b->on_list = true;
     b->below_d = false;
+    b->spoiled = false;
     b->since = ++m.clock;
     stack_push(i);
     m.pool_free++;
@@ -225,6 +240,7 @@ void free_in_cache(size_t i, size_t c)
     b->loc = (uint8_t)LOC_CACHE(c);
     b->on_list = false;
     b->below_d = false;
+    b->spoiled = false;
     b->since = ++m.clock;
     mc[c].n++;
     mc[c].top = (long)i;
@@ -325,19 +341,24 @@ void flush_model(size_t c, size_t k)
  * library's choice among the pool's free blocks, never-used ones last. */
 void refill_model(size_t c, size_t taken, void *handed, const char *what)
 {
-    (void)handed, (void)what;
+    (void)handed;
     if (taken == 0)
         return;
     const uint8_t bit = (uint8_t)LOC_CACHE(c);
-    const size_t p0 = m.pool_free;
+    /* Blocks whose fill was written and not retired stayed in the pool: the
+     * refill checks every block it takes (AM_ONESIZE_CHECK_FREED). */
+    const size_t nspoiled = spoiled_count();
+    const size_t p0 = m.pool_free - nspoiled;
     const size_t carve = taken > p0 ? taken - p0 : 0;
+    CHECK(carve == 0 || nspoiled == 0, "%s: a refill carved blocks while %zu spoiled ones were on the list",
+          what, nspoiled);
     CHECK(carve <= m.n - m.ncarved, "%s: a refill of %zu, but only %zu blocks were free", what, taken,
           model_nfree());
     const uint32_t stamp = ++m.clock;
     const bool every = taken >= p0; /* every freed block in the pool went */
     for (size_t i = 0; i < m.ncarved; i++) {
         struct mblock *b = &m.b[i];
-        if (b->st != B_FREE || !(b->loc & LOC_POOL))
+        if (b->st != B_FREE || !(b->loc & LOC_POOL) || b->spoiled)
             continue;
         if (every) {
             b->loc = (uint8_t)((b->loc & ~LOC_POOL) | bit);
@@ -420,11 +441,16 @@ enum verdict free_verdict(const void *p, bool via_cache)
         return in_pool_span((uintptr_t)p) ? V_EINVAL_IN : V_EINVAL_OUT;
     const struct mblock *b = &m.b[i];
     const bool list_damaged = m.mode == M_DAMAGED && m.dwhere == D_LIST;
-    switch (b->st) {
-    case B_NEVER:
+    if (b->st == B_NEVER) {
         if (m.carve_unknown && i >= m.ncarved_max)
             return V_EINVAL_NEVER_OR_EALREADY;
         return i < m.ncarved_max ? V_EALREADY : V_EINVAL_NEVER;
+    }
+    /* A state bitmap judges every free by the block's bit, whatever the
+     * block holds: a free, damaged or retired block's bit says free. */
+    if (m.state)
+        return b->st == B_HELD ? V_OK : V_EALREADY;
+    switch (b->st) {
     case B_HELD:
         if (b->forged == F_PARKED)
             return V_EALREADY; /* "only a caller who writes that mark ..." */
@@ -541,6 +567,53 @@ bool damage_in_cache(size_t c)
     return m.mode == M_DAMAGED && m.b[m.d].st == B_FREE && (m.b[m.d].loc & LOC_CACHE(c));
 }
 
+bool caches_pass(void)
+{
+    return m.tracked || m.state;
+}
+
+size_t spoiled_count(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m.ncarved; i++)
+        n += m.b[i].spoiled;
+    return n;
+}
+
+size_t retire_spoiled_now(const char *what)
+{
+    if (!m.live || !m.fill || m.mode == M_LAWLESS)
+        return 0;
+    const struct am_onesize_stats s = stats_now();
+    CHECK(s.freed_writes >= m.st.freed_writes, "%s: freed_writes went down", what);
+    const size_t k = (size_t)(s.freed_writes - m.st.freed_writes);
+    CHECK(k <= 4, "%s retired %zu blocks, at most four per call (amonesize.h)", what, k);
+    for (size_t r = 0; r < k; r++) {
+        size_t top = SIZE_MAX;
+        for (size_t i = 0; i < m.ncarved; i++)
+            if (m.b[i].spoiled && (top == SIZE_MAX || m.b[i].since > m.b[top].since))
+                top = i;
+        CHECK(top != SIZE_MAX, "%s retired %zu blocks for a written fill, but only %zu had one", what, k, r);
+        struct mblock *b = &m.b[top];
+        CHECK(b->st == B_FREE && b->loc == LOC_POOL, "model: spoiled block %zu is %s", top, describe(top));
+        b->st = B_LOST;
+        b->spoiled = false;
+        m.lost++;
+        m.retired++;
+        m.pool_free--;
+        m.st.freed_writes++;
+        expect_report(EFAULT, block(top));
+        if (getenv("FUZZ_TRACE") != NULL)
+            fprintf(stderr, "  %s retired block %zu\n", what, top);
+    }
+    return k;
+}
+
+bool fill_fault(size_t retired)
+{
+    return m.fill && retired == 4 && spoiled_count() > 0;
+}
+
 /* am_onesize_check sees a damaged block in the pool's keeping (free list,
  * depot) and none in caches: its answer says where the damaged block is. */
 static void settle_damage(int chk)
@@ -599,8 +672,8 @@ void resolve_locations(void)
         struct mblock *b = &m.b[i];
         const bool a = walked[i] != 0;
         want += a;
-        if (b->st == B_NEVER) {
-            CHECK(!a, "iterate visited never-used block %zu", i);
+        if (b->st == B_NEVER || (b->st == B_LOST && m.state)) {
+            CHECK(!a, "iterate visited block %zu, which is %s", i, describe(i));
         } else if (b->st != B_FREE) {
             CHECK(a, "iterate skipped block %zu, which is %s", i, describe(i));
         } else if (!(b->loc & LOC_POOL)) {
@@ -740,6 +813,7 @@ void after_op(void)
     SAME(cache_reclaimed);
     SAME(waits);
     SAME(timeouts);
+    SAME(freed_writes);
 #undef SAME
     /* stats.cached counts what each cache held when it last traded with
      * the pool (amonesize_cache.h), not what the model knows it holds. */

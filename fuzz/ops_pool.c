@@ -117,7 +117,7 @@ static void pool_fault(const char *what)
 
 /* What allocate, allocate_x and allocate_wait (when it does not wait)
  * return, per amonesize.h. */
-static void expect_pool_allocation(void *p, int err, size_t size, size_t margin, const char *what)
+void expect_pool_allocation(void *p, int err, size_t size, size_t margin, bool waiting, const char *what)
 {
     if (!m.live) {
         CHECK(p == NULL && err == EINVAL, "%s on a dead pool: %p errno %d", what, p, err);
@@ -137,7 +137,14 @@ static void expect_pool_allocation(void *p, int err, size_t size, size_t margin,
             CHECK(err == ENOMEM || err == EFAULT, "%s: errno %d", what, err);
         return;
     }
+    const size_t retired = retire_spoiled_now(what);
     if (model_nfree() <= margin) {
+        if (waiting) { /* all it found free was retired: it waits again, until a deadline past */
+            CHECK(p == NULL && err == ETIMEDOUT, "%s after retiring every free block: %p errno %d", what, p,
+                  err);
+            m.st.timeouts++;
+            return;
+        }
         CHECK(p == NULL && err == ENOMEM, "%s with %zu free, margin %zu: %p errno %d", what, model_nfree(),
               margin, p, err);
         m.st.failed_allocations++;
@@ -145,6 +152,10 @@ static void expect_pool_allocation(void *p, int err, size_t size, size_t margin,
     }
     if (p != NULL) {
         pool_handed_out(p, what);
+        return;
+    }
+    if (err == EFAULT && fill_fault(retired) && stats_now().corruptions == m.st.corruptions) {
+        expect_report(EFAULT, NULL); /* a fifth block to retire: the next call goes on */
         return;
     }
     CHECK(err == EFAULT && damage_in_pool(), "%s failed (errno %d) with %zu blocks free", what, err,
@@ -159,7 +170,7 @@ void op_allocate(void)
     errno = 0;
     void *p = am_onesize_allocate(&pool, size);
     const int err = errno, e = enters;
-    expect_pool_allocation(p, err, size, 0, "allocate");
+    expect_pool_allocation(p, err, size, 0, false, "allocate");
     check_enters(e, 1, 1, "allocate");
 }
 
@@ -172,7 +183,7 @@ void op_allocate_x(void)
     errno = 0;
     void *p = am_onesize_allocate_x(&pool, size, margin);
     const int err = errno, e = enters;
-    expect_pool_allocation(p, err, size, margin, "allocate_x");
+    expect_pool_allocation(p, err, size, margin, false, "allocate_x");
     check_enters(e, 1, 1, "allocate_x");
 }
 
@@ -215,6 +226,11 @@ void op_allocate_wait(void)
     if (m.live && m.mode == M_LAWLESS)
         nfree = stats_now().nfree;
     const bool waits = m.live && good_dl && m.waitable && size <= m.bs && nfree == 0;
+    /* With blocks whose fill was written among the free ones, it may retire
+     * them all and wait again: only with a deadline already past. */
+    const bool spoiled = m.live && m.fill && m.mode != M_LAWLESS && spoiled_count() > 0;
+    if (spoiled && good_dl)
+        dl = &past;
     wait_action = 0;
     if (waits) {
         if (m.custom_wait && m.mode != M_LAWLESS && act == 1 && ia != SIZE_MAX && m.b[ia].forged == F_NONE) {
@@ -277,7 +293,7 @@ void op_allocate_wait(void)
     check_enters(e, 1, 1, "allocate_wait");
     if (!waits) {
         CHECK(wait_calls == 0, "allocate_wait waited with %zu blocks free", nfree);
-        expect_pool_allocation(p, err, size, 0, "allocate_wait");
+        expect_pool_allocation(p, err, size, 0, spoiled, "allocate_wait");
         return;
     }
     if (m.mode == M_LAWLESS) {
@@ -408,6 +424,7 @@ void op_allocate_bulk(void)
     }
     check_enters(e, n == 0 ? 0 : 1, 1, "allocate_bulk");
     CHECK(got <= n, "allocate_bulk returned %zu of %zu", got, n);
+    const size_t retired = retire_spoiled_now("allocate_bulk");
     for (size_t k = 0; k < got; k++)
         pool_handed_out(bulk[k], "allocate_bulk");
     if (got == n)
@@ -419,6 +436,8 @@ void op_allocate_bulk(void)
     if (model_nfree() == 0) {
         CHECK(err == ENOMEM, "allocate_bulk ran out: errno %d", err);
         m.st.failed_allocations++;
+    } else if (err == EFAULT && fill_fault(retired) && stats_now().corruptions == m.st.corruptions) {
+        expect_report(EFAULT, NULL); /* a fifth block to retire */
     } else {
         CHECK(err == EFAULT && damage_in_pool(),
               "allocate_bulk stopped at %zu of %zu with %zu free: errno %d", got, n, model_nfree(), err);
@@ -580,8 +599,10 @@ void op_free_all(void)
         if (reclaimed != 0)
             expect_report(ESTALE, NULL);
     }
-    for (size_t i = 0; i < m.n; i++)
+    for (size_t i = 0; i < m.n; i++) {
         m.b[i].st = B_NEVER;
+        m.b[i].spoiled = false;
+    }
     m.ncarved = m.pool_free = m.lost = m.retired = m.nstack = 0;
     m.mode = M_EXACT;
     drop_caches_model();
@@ -642,6 +663,8 @@ void op_iterate(void)
             CHECK(b->loc == LOC_POOL, "model: block %zu unresolved before iterate", i);
             continue;
         }
+        if (b->st == B_LOST && m.state)
+            continue; /* its bit says it is not handed out */
         CHECK(k < vis.n && vis.v[k] == block(i), "iterate's block %zu is %p, want block %zu", k,
               k < vis.n ? vis.v[k] : NULL, i);
         k++;
@@ -691,14 +714,59 @@ void op_forge(void)
     b->dirty = true;
 }
 
+/* A use after free beyond a free block's first two words: one byte at any
+ * offset, in a block on the pool's list (where, 0), in cache where - 1, or
+ * never handed out (v1 bit 8). Only AM_ONESIZE_CHECK_FREED notices, and
+ * only on the pool's list, where every freed block is filled: a cache
+ * refills a block it gives back, and reuses its own without a look
+ * (amonesize.h, "The hardened mode"); a never-used block is not filled. */
+static void spoil(unsigned where, size_t k0, uintptr_t v0, uintptr_t v1)
+{
+    const size_t words = 2 * sizeof(uintptr_t);
+    if (!m.live || m.mode == M_LAWLESS || m.bs <= words)
+        return;
+    const bool never = (v1 >> 8) & 1;
+    const uint8_t want = where == 0 ? (uint8_t)LOC_POOL : (uint8_t)LOC_CACHE(where - 1);
+    size_t count = 0, i = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t k = pass == 0 ? 0 : k0 % count;
+        for (i = 0; i < m.n; i++) {
+            const struct mblock *b = &m.b[i];
+            const bool fits = never
+                                  ? b->st == B_NEVER
+                                  : b->st == B_FREE && b->loc == want && !(m.mode == M_DAMAGED && i == m.d) &&
+                                        !b->spoiled && (want != LOC_POOL || b->on_list || !m.fill);
+            if (!fits)
+                continue;
+            if (pass == 0)
+                count++;
+            else if (k-- == 0)
+                break;
+        }
+        if (count == 0)
+            return;
+    }
+    unsigned char *p = (unsigned char *)block(i) + words + v0 % (m.bs - words);
+    poke_byte(p, (unsigned char)(peek_byte(p) ^ (1 + v1 % 255)));
+    if (m.fill && !never && want == LOC_POOL)
+        m.b[i].spoiled = true;
+    if (getenv("FUZZ_TRACE") != NULL) /* (a second write could undo the first: one per block) */
+        fprintf(stderr, "  wrote byte %zu of block %zu (%s)\n", (size_t)(p - (unsigned char *)block(i)), i,
+                describe(i));
+}
+
 /* A use after free: the first two words of a free block (on the pool's
  * list, in its depot, or in a cache) are overwritten. */
 void op_damage(void)
 {
     const unsigned where = (unsigned)take(1) % (1 + NCACHES);
     const size_t k0 = (size_t)take(2);
-    const unsigned mask = 1 + (unsigned)take(1) % 3;
+    const unsigned mbyte = (unsigned)take(1), mask = 1 + mbyte % 3;
     const uintptr_t v0 = (uintptr_t)take(8), v1 = (uintptr_t)take(8);
+    if (mbyte >= 0x80) {
+        spoil(where, k0, v0, v1);
+        return;
+    }
     if (!m.live || m.mode != M_EXACT)
         return;
     const uint8_t want = where == 0 ? (uint8_t)LOC_POOL : (uint8_t)LOC_CACHE(where - 1);
@@ -711,6 +779,8 @@ void op_damage(void)
     for (; i < m.ncarved; i++)
         if (m.b[i].st == B_FREE && m.b[i].loc == want && k-- == 0)
             break;
+    if (m.b[i].spoiled)
+        return; /* one kind of damage per block */
     void *blk = block(i);
     uintptr_t w[2], nw[2];
     peek_words(blk, w);
