@@ -179,6 +179,9 @@ void op_ctor(void)
     if (flags & 128)
         memset(buf, (int)(off * 7 + 1), BUF_SPAN); /* the library must not read it */
     const int r = am_onesize_ctor(&pool, &cfg);
+    if (getenv("FUZZ_TRACE") != NULL)
+        fprintf(stderr, "  ctor: lock %u, hardened %d (state %d, fill %d, under %u): %d\n", lock, hard,
+                hstate, hfill, sub, r);
     CHECK(enters == 0, "ctor entered the critical section");
     CHECK(r == (valid ? 0 : -EINVAL), "ctor returned %d, the model says %s", r, valid ? "valid" : "invalid");
     if (!valid) {

@@ -383,6 +383,10 @@ def regressions():
     # and the pool handed out blocks out of order.
     r['cache_mode_at_init'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(config(hard=STATE))
                                .cache_allocate(0).cache_allocate(0).allocate().b)
+    # ... and a flush caught it up with the new pool's key, after which its
+    # inline free kept blocks of the state-bitmap pool.
+    r['cache_mode_at_init.flush'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(config(hard=STATE))
+                                     .allocate().cache_flush(0).cache_free_held(0, 0).allocate().b)
     # ... and with AM_ONESIZE_CHECK_FREED, a flush after a new ctor filled the
     # old pool's blocks (memory that was the caller's again).
     r['cache_mode_at_init.fill'] = (Seq(config(hard=FILL)).cache_init(0, 8).cache_allocate(0)

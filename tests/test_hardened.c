@@ -449,6 +449,15 @@ static void test_cache_follows_a_new_ctor_into_state_mode(void **state)
     assert_int_equal(am_onesize_cache_free(&c, p), 0);
     assert_int_equal(bit_of(p), 0);
     assert_int_equal(am_onesize_check(&os), 0);
+    /* A flush catches the cache up with the pool, and still every later
+     * call goes to the pool (the inline free path keeps nothing). */
+    p = am_onesize_cache_allocate(&c, 1);
+    am_onesize_cache_flush(&c);
+    assert_int_equal(am_onesize_cache_free(&c, p), 0);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+    assert_int_equal(bit_of(p), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), NB);
+    assert_int_equal(am_onesize_check(&os), 0);
 }
 
 /* A flush after the pool was constructed again over other memory does not
