@@ -387,6 +387,11 @@ def regressions():
     # inline free kept blocks of the state-bitmap pool.
     r['cache_mode_at_init.flush'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(config(hard=STATE))
                                      .allocate().cache_flush(0).cache_free_held(0, 0).allocate().b)
+    # ... and that fix left such a cache key 0, which is also a destroyed
+    # pool's: after dtor its inline free took the pool for current and read
+    # the pointer's block (SIGSEGV).
+    r['cache_mode_at_init.dtor'] = (Seq(cfg).cache_init(0, 8).cache_allocate(0).ctor(config(hard=STATE))
+                                    .allocate().cache_flush(0).dtor().cache_free_block(0, 0).b)
     # ... and with AM_ONESIZE_CHECK_FREED, a flush after a new ctor filled the
     # old pool's blocks (memory that was the caller's again).
     r['cache_mode_at_init.fill'] = (Seq(config(hard=FILL)).cache_init(0, 8).cache_allocate(0)

@@ -142,8 +142,13 @@ int am_take_one(struct am_onesize *os, size_t margin, void **out, struct am_reti
  * free, ETIMEDOUT, or the sleeper's error. */
 int am_wait_free(struct am_onesize *os, const struct timespec *deadline, bool *waited,
                  int (*sleep)(void *ctx, const struct timespec *deadline), void *ctx);
-/* pool.c: a fresh key, different from the current one. */
+/* key.c: a fresh key, different from the current one. Every key has its
+ * top bit set: 0 (a destroyed pool's) and AM_CACHE_KEY_PASS never are. */
 uintptr_t am_new_key(const void *os, const void *pool);
+/* The key a cache keeps while its pool takes every call (a memory debugger,
+ * a state bitmap): never a pool's, live or destroyed, so the cache's inline
+ * paths always call the library, which passes the call on. */
+#define AM_CACHE_KEY_PASS ((uintptr_t)1)
 
 /* pool.c: the statistics and the invariant check, with the lock held. */
 void am_stats_locked(const struct am_onesize *os, struct am_onesize_stats *out);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of the hardened mode (cfg.state, AM_ONESIZE_CHECK_FREED), on
  * unlocked and locked pools, through the pool, bulk calls and caches. */
+#include <sys/mman.h>
+
 #include "amonesize_cache.h"
 #include "helpers.h"
 
@@ -486,6 +488,38 @@ static void test_cache_flush_after_ctor_leaves_old_blocks_alone(void **state)
     assert_int_equal(am_onesize_get_nfree(&os), NB);
 }
 
+/* A cache that caught up with a state-bitmap pool (a flush) and outlives
+ * it: its calls after dtor read no block memory (the pool's memory is
+ * unmapped here). Found by the fuzzer: a cache of such a pool kept key 0,
+ * a destroyed pool's key, and its inline free took the pool for current. */
+static void test_cache_of_a_state_pool_after_dtor_reads_nothing(void **state)
+{
+    (void)state;
+    unsigned char *mem = mmap(NULL, NB * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    POOL(os) = {0};
+    make(&os, 0, 0);
+    struct am_onesize_cache c;
+    assert_int_equal(am_onesize_cache_init(&c, &os, 8), 0);
+    void *old = am_onesize_cache_allocate(&c, 1);
+    assert_non_null(old);
+    assert_int_equal(am_onesize_cache_free(&c, old), 0);
+    am_onesize_dtor(&os);
+    struct am_onesize_cfg cfg = test_cfg(mem, NB * BS, BS, 64);
+    cfg.state.ptr = state_buf;
+    cfg.state.size = sizeof state_buf;
+    ctor_ok(&os, &cfg);
+    void *p = alloc_ok(&os, 1);
+    am_onesize_cache_flush(&c); /* catches up with the new pool */
+    am_onesize_dtor(&os);
+    assert_int_equal(munmap(mem, NB * BS), 0); /* a read of a block now faults */
+    assert_int_equal(am_onesize_cache_free(&c, p), -EINVAL);
+    errno = 0;
+    assert_null(am_onesize_cache_allocate(&c, 1));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_cache_get_ncached(&c), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +541,7 @@ int main(void)
         TEST(test_check_freed_margin_holds_after_retirements),
         TEST(test_cache_follows_a_new_ctor_into_state_mode),
         TEST(test_cache_flush_after_ctor_leaves_old_blocks_alone),
+        TEST(test_cache_of_a_state_pool_after_dtor_reads_nothing),
     };
     return RUN_IN_EVERY_FLAVOUR(tests);
 }
