@@ -398,18 +398,25 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_impl_pop(struct am_onesize *os,
     unsigned char *b = am_onesize_impl_at(os, pos, flags);
     uintptr_t w[2];
     AM_ONESIZE_GET(os, b, w, flags);
-    const uintptr_t i = am_onesize_impl_state_index(os, b, flags);
+    /* E_STATE: the bit's byte and mask, found once, before any store. */
+    unsigned char *sb = 0;
+    unsigned char sm = 0;
+    if (flags & AM_ONESIZE_E_STATE) {
+        const uintptr_t i = am_onesize_impl_state_index(os, b, flags);
+        sb = os->state + i / 8;
+        sm = (unsigned char)(1u << (i % 8));
+    }
     /* A parked block carries the free pattern with an odd link (the park
      * mark): one on the list was freed into a cache after the caller wrote
      * into it there. Damage, and its link is never followed. */
     if (!am_onesize_impl_is_free_pattern(os->key, pos, w) || (w[0] & 1u) ||
-        AM_ONESIZE_STATE_IS_SET(os, i, flags))
+        ((flags & AM_ONESIZE_E_STATE) && (*sb & sm)))
         return 0;
     fl->head = w[0];
     AM_ONESIZE_SET_WORD(os, b, 1, 0, flags);
     am_onesize_impl_took(fl, inuse, 1, flags);
-    if (!(flags & AM_ONESIZE_E_RETIRE))
-        AM_ONESIZE_STATE_SET(os, i, 1, flags);
+    if ((flags & AM_ONESIZE_E_STATE) && !(flags & AM_ONESIZE_E_RETIRE))
+        *sb = (unsigned char)(*sb | sm);
     AM_ONESIZE_TRACK_ALLOC(os, b, flags);
     return b;
 }
@@ -439,20 +446,31 @@ AM_ONESIZE_ALWAYS_INLINE inline void am_onesize_impl_link(struct am_onesize *os,
     AM_ONESIZE_FILL(os, b, flags);
 }
 
-/* Free b, a block carved on this list, if it does not carry the free
- * pattern, the pool is not full (a free into a full pool is a double free,
- * whatever the block holds) and (E_STATE) its bit says handed out; 1 if
- * done, 0 if not (the library's exact path then decides). */
+/* Free b, a block carved on this list, if the pool is not full (a free
+ * into a full pool is a double free, whatever the block holds) and the
+ * block is plainly handed out: (E_STATE) its bit says so, the exact judge
+ * whatever the block holds, or else it does not carry the free pattern.
+ * 1 if done, 0 if not (the library's exact path then decides). */
 AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_impl_put(struct am_onesize *os, struct am_onesize_list *fl,
                                                         void *b, uintptr_t idx, unsigned flags)
 {
-    uintptr_t w[2];
-    AM_ONESIZE_GET(os, b, w, flags);
-    if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b, flags), w) || fl->inuse == 0 ||
-        ((flags & AM_ONESIZE_E_STATE) && !AM_ONESIZE_STATE_IS_SET(os, idx, flags)))
-        return 0;
+    /* The bit's byte and mask, found once, before any store. */
+    unsigned char *sb = 0;
+    unsigned char sm = 0;
+    if (flags & AM_ONESIZE_E_STATE) {
+        sb = os->state + idx / 8;
+        sm = (unsigned char)(1u << (idx % 8));
+        if (fl->inuse == 0 || !(*sb & sm))
+            return 0;
+    } else {
+        uintptr_t w[2];
+        AM_ONESIZE_GET(os, b, w, flags);
+        if (am_onesize_impl_is_free_pattern(os->key, am_onesize_impl_pos(os, b, flags), w) || fl->inuse == 0)
+            return 0;
+    }
     am_onesize_impl_link(os, fl, b, flags & ~AM_ONESIZE_E_STATE);
-    AM_ONESIZE_STATE_SET(os, idx, 0, flags);
+    if (flags & AM_ONESIZE_E_STATE)
+        *sb = (unsigned char)(*sb & ~sm);
     return 1;
 }
 
