@@ -63,6 +63,7 @@ static const char *const touch_names[] = {"byte", "word", "none"};
 
 static struct {
     enum touch touch;
+    bool touch_given; /* --touch was given (else --crosscheck writes nothing, as the benchmark's loop) */
     bool quick, csv_only;
     int reps;
     int keep; /* blocks each single-thread case keeps allocated: see KEEP_BEGIN */
@@ -1601,6 +1602,11 @@ static int run_crosscheck(void)
     const size_t iters = 100000, titers = 2000000;
     const int reps = cfg.reps;
     int status, flagged = 0;
+    /* The same loop on both sides: the benchmark's writes nothing into a
+     * block, so neither does the standalone one unless --touch says so
+     * (what a write costs each allocator is --standalone --touch's table). */
+    if (!cfg.touch_given)
+        cfg.touch = TOUCH_NONE;
     const long long bempty = callgrind_count("--callgrind-case", "empty", iters, 64, &status);
     const long long sempty = callgrind_count("--standalone-child", "empty", iters, 64, &status);
     if (bempty < 0 || sempty < 0) {
@@ -1719,7 +1725,8 @@ static void usage(FILE *f)
         "                live (mimalloc would retire its page on every free); default %d,\n"
         "                0 to measure that degenerate state; at most %d\n"
         "  --touch W     what the --standalone loop writes to each block before freeing it:\n"
-        "                its first byte (default), its first word, or nothing\n"
+        "                its first byte (default), its first word, or nothing; --crosscheck\n"
+        "                writes nothing, as the benchmark's own loop, unless --touch is given\n"
         "A row whose functions do not resolve to the library it names is refused (REFUSED on\n"
         "stderr) and never printed; the exit status is 1 if --filter names a refused row.\n",
         KEEP_DEFAULT, MAX_KEEP);
@@ -1846,6 +1853,7 @@ int main(int argc, char **argv)
                 return 2;
             }
             cfg.touch = (enum touch)t;
+            cfg.touch_given = true;
             break;
         }
         case O_SIZES: {
