@@ -538,6 +538,25 @@ def cmd_targets(a):
                 body.append([f"{pattern}, {size} B, {alloc}: not worse than 0.1", f"{o:.1f} -> {n:.1f} ns "
                              f"({r:.2f}x)", v])
     print(table(["target (issue 11)", "measured", "verdict"], body, left=3))
+    bare = m(cg, "callgrind-lifo", 64, "bare-list")
+    if oi is not None and mi and bare is not None:
+        print()
+        print(f"What limits the instruction count: an unchecked free list costs {bare:.1f} instructions per pair "
+              f"(`bare-list`); onesize's other {oi - bare:.1f} are its checks (the pointer's block index and "
+              "bounds, the free pattern written at free and verified at allocation, the counters behind "
+              "nfree, the low-water mark and the statistics; `include/amonesize/inline.h`). Two thirds of "
+              f"mimalloc, {mi * 2 / 3:.1f}, would leave {mi * 2 / 3 - bare:.1f} for checks that take {oi - bare:.1f} "
+              "now; every check the README promises stays, so this target is missed.")
+    if oi is not None and i_os and i_bare and bare is not None:
+        floor = i_bare - bare + oi
+        print()
+        print(f"What limits the locked path: behind the same glibc mutex, the pool does the unlocked engine's "
+              f"work ({oi:.1f} instructions per pair) where the bare list does {bare:.1f}, so with nothing else "
+              f"added the floor is {i_bare:.1f} - {bare:.1f} + {oi:.1f} = {floor:.1f}, {floor / i_bare:.2f}x "
+              f"the bare locked list: 1.2x cannot be met with the checks on. The other {i_os - floor:.1f} are "
+              "the adapter's two frames per call (`am_onesize_pthread_enter` and `_exit`, called through the "
+              "pool's pointers), glibc's trylock in place of lock, and the fast path's choice of path "
+              "(the per-function table under \"Where the instructions go\").")
 
 
 def main():
