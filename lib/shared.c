@@ -628,8 +628,10 @@ void *am_onesize_shared_take(struct am_onesize_shared *h, uint64_t off)
 
 int am_onesize_shared_reclaim(struct am_onesize_shared *h, pid_t pid)
 {
-    if (!is_attached(h) || pid <= 0)
+    if (!is_attached(h))
         return -EINVAL;
+    if (pid <= 0)
+        return -ESRCH; /* no handle has one (a free slot holds pid 0) */
     if (enter(h) != 0)
         return -ENOTRECOVERABLE;
     int ret = -ESRCH;

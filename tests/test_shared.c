@@ -485,6 +485,21 @@ static void test_shared_blocks_of_other_handles_are_refused(void **state)
     assert_int_equal(am_onesize_shared_detach(&h), 0);
 }
 
+/* "-ESRCH (no handle of pid is attached)": a pid of 0 or below is nobody's
+ * handle (found by fuzz/fuzz_shared.c: it was -EINVAL, which the header
+ * gives only to a handle not attached). */
+static void test_shared_reclaim_of_pid_zero_or_negative_is_esrch(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    assert_int_equal(am_onesize_shared_reclaim(&h, 0), -ESRCH);
+    assert_int_equal(am_onesize_shared_reclaim(&h, -1), -ESRCH);
+    assert_int_equal(am_onesize_shared_reclaim(&h, -getpid()), -ESRCH);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+    assert_int_equal(am_onesize_shared_reclaim(&h, 0), -EINVAL); /* h not attached */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +515,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_wait_across_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_waiter_killed_while_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_blocks_of_other_handles_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_reclaim_of_pid_zero_or_negative_is_esrch, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
