@@ -187,6 +187,13 @@ static size_t index_in(const struct am_onesize_shared *h, const void *blk)
     return idx < h->geometry.nblocks ? (size_t)idx : h->geometry.nblocks;
 }
 
+/* The unit blocks are aligned to, for an alignment already checked. */
+static size_t unit_of(size_t alignment)
+{
+    const size_t align = alignment != 0 ? alignment : alignof(max_align_t);
+    return align > alignof(uintptr_t) ? align : alignof(uintptr_t);
+}
+
 /* Layout: the header, the owner table, then the blocks at their alignment. */
 static bool layout(size_t nblocks, size_t block_size, size_t alignment, size_t *owners_off,
                    size_t *blocks_off, size_t *eff_bs, size_t *total)
@@ -194,17 +201,24 @@ static bool layout(size_t nblocks, size_t block_size, size_t alignment, size_t *
     const size_t align = alignment != 0 ? alignment : alignof(max_align_t);
     if (nblocks == 0 || block_size == 0 || (align & (align - 1)) != 0)
         return false;
-    const size_t unit = align > alignof(uintptr_t) ? align : alignof(uintptr_t);
+    const size_t unit = unit_of(alignment);
     size_t bs = block_size < 2 * sizeof(uintptr_t) ? 2 * sizeof(uintptr_t) : block_size, table, blocks;
     if (__builtin_add_overflow(bs, unit - 1, &bs))
         return false;
     bs &= ~(unit - 1);
     *owners_off = (sizeof(struct header) + 15) & ~(size_t)15;
     if (__builtin_mul_overflow(nblocks, sizeof(uint16_t), &table) ||
-        __builtin_add_overflow(*owners_off, table, blocks_off) ||
-        __builtin_add_overflow(*blocks_off, unit - 1, blocks_off))
+        __builtin_add_overflow(*owners_off, table, blocks_off))
         return false;
-    *blocks_off &= ~(unit - 1);
+    /* The region is only known to be aligned to max_align_t: for a larger
+     * unit, room for the worst padding up to the first aligned address
+     * (create puts block 0 there, at or before this offset). */
+    const size_t known = unit < alignof(max_align_t) ? unit : alignof(max_align_t);
+    if (__builtin_add_overflow(*blocks_off, known - 1, blocks_off))
+        return false;
+    *blocks_off &= ~(known - 1);
+    if (__builtin_add_overflow(*blocks_off, unit - known, blocks_off))
+        return false;
     if (__builtin_mul_overflow(nblocks, bs, &blocks) || __builtin_add_overflow(*blocks_off, blocks, total))
         return false;
     *eff_bs = bs;
@@ -257,6 +271,10 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
     }
 #endif
     memset((unsigned char *)region + owners_off, 0, n * sizeof(uint16_t));
+    /* Block 0 at the first address aligned to the unit after
+     * the table, within what layout() allowed for. */
+    const size_t unit = unit_of(alignment), tables_end = owners_off + n * sizeof(uint16_t);
+    blocks_off = (((uintptr_t)region + tables_end + unit - 1) & ~(uintptr_t)(unit - 1)) - (uintptr_t)region;
 
     /* The pool: an ordinary one over the blocks, then made shared. */
     struct am_onesize_cfg cfg;
