@@ -315,8 +315,9 @@ static bool is_dead(pid_t pid)
     return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Give back every block slot holds, and free the slot; locked. */
-static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot)
+/* Give back every block slot holds, and free the slot; locked. Only the
+ * blocks of a dead owner count as reclaimed (not a detach's). */
+static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot, bool dead)
 {
     struct header *r = hdr_of(h);
     struct am_onesize *os = &r->pool;
@@ -332,7 +333,8 @@ static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot)
     os->waiters -= r->slots[slot - 1].asleep <= os->waiters ? r->slots[slot - 1].asleep : os->waiters;
     r->slots[slot - 1].asleep = 0;
     r->slots[slot - 1].pid = 0;
-    r->reclaimed += n;
+    if (dead)
+        r->reclaimed += n;
     if (n != 0)
         notify(os);
     return n;
@@ -382,7 +384,7 @@ int am_onesize_shared_attach(struct am_onesize_shared *h, void *region, size_t s
     if (err == 0 && free_slot == 0) /* full: make room from the dead */
         for (unsigned i = 0; i < AM_ONESIZE_SHARED_MAX_OWNERS; i++)
             if (is_dead(w->slots[i].pid)) {
-                (void)reclaim_slot(h, i + 1);
+                (void)reclaim_slot(h, i + 1, true);
                 free_slot = free_slot != 0 ? free_slot : i + 1;
             }
     if (err == 0 && free_slot == 0)
@@ -402,7 +404,7 @@ int am_onesize_shared_detach(struct am_onesize_shared *h)
     if (!is_attached(h))
         return -EINVAL;
     if (enter(h) == 0) {
-        (void)reclaim_slot(h, h->slot);
+        (void)reclaim_slot(h, h->slot, false);
         leave(h);
     }
     memset(h, 0, sizeof *h);
@@ -659,7 +661,7 @@ int am_onesize_shared_reclaim(struct am_onesize_shared *h, pid_t pid)
                 ret = -EBUSY;
                 break;
             }
-            const size_t n = reclaim_slot(h, i + 1);
+            const size_t n = reclaim_slot(h, i + 1, true);
             ret = n > INT_MAX ? INT_MAX : (int)n;
             break;
         }
@@ -677,7 +679,7 @@ int am_onesize_shared_reap(struct am_onesize_shared *h)
     for (unsigned i = 0; i < AM_ONESIZE_SHARED_MAX_OWNERS; i++) {
         const pid_t pid = hdr_of(h)->slots[i].pid;
         if (pid != 0 && is_dead(pid))
-            n += reclaim_slot(h, i + 1);
+            n += reclaim_slot(h, i + 1, true);
     }
     leave(h);
     return n > INT_MAX ? INT_MAX : (int)n;

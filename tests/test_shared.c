@@ -535,6 +535,26 @@ static void test_shared_size_holds_its_blocks_at_any_region_address(void **state
     }
 }
 
+/* "reclaimed: blocks taken back from dead owners": a detach gives its
+ * blocks back, but its process is alive (found by fuzz/fuzz_shared.c: the
+ * blocks a detach gave back were counted). */
+static void test_shared_detach_counts_no_reclaim(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    assert_non_null(am_onesize_shared_allocate(&h, 1));
+    assert_non_null(am_onesize_shared_allocate(&h, 1));
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+    attach_ok(&h);
+    struct am_onesize_shared_stats ss;
+    const struct am_onesize_stats st = stats(&h, &ss);
+    assert_int_equal(st.nfree, NB); /* "every block this handle holds goes back to the pool" */
+    assert_int_equal(st.frees, 2);
+    assert_int_equal(ss.reclaimed, 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -554,6 +574,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_shared_size_holds_its_blocks_at_any_region_address, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_shared_detach_counts_no_reclaim, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
