@@ -233,18 +233,26 @@ static void handed_out(size_t u, size_t i)
         m.nfree_min = nf;
 }
 
-/* A live user's blocks go back to the pool (detach, reclaim, reap). */
-static size_t give_back_all(size_t u)
+/* A user's blocks go back to the pool (detach, reclaim, reap), in an order
+ * the header leaves open: one group. A reap's users are one group too (in
+ * no order the header fixes), so it opens and closes the group itself. */
+static size_t give_back(size_t u)
 {
     size_t k = 0;
-    push_group();
     for (size_t i = 0; i < m.ncarved; i++)
         if (m.owner[i] == (int)u + 1) {
             push_free(i);
             k++;
         }
-    push_group();
     m.st.frees += k;
+    return k;
+}
+
+static size_t give_back_all(size_t u)
+{
+    push_group();
+    const size_t k = give_back(u);
+    push_group();
     return k;
 }
 
@@ -377,11 +385,13 @@ static int attach_model(pid_t pid)
             return -EALREADY;
     if (owners_now() < AM_ONESIZE_SHARED_MAX_OWNERS)
         return 0;
+    push_group();
     for (size_t u = 0; u < NUSERS; u++)
         if (users[u].st == U_DEAD) {
-            m.ss.reclaimed += give_back_all(u);
+            m.ss.reclaimed += give_back(u);
             forget_user(u);
         }
+    push_group();
     return owners_now() < AM_ONESIZE_SHARED_MAX_OWNERS ? 0 : -EUSERS;
 }
 
@@ -985,9 +995,15 @@ static void op_reap(void)
     if (us->st == U_NONE) {
         want = -EINVAL;
     } else {
+        push_group();
         for (size_t w = 0; w < NUSERS; w++)
-            if (users[w].st == U_DEAD)
-                want += (int)reclaim_model(w);
+            if (users[w].st == U_DEAD) {
+                const size_t k = give_back(w);
+                m.ss.reclaimed += k;
+                forget_user(w);
+                want += (int)k;
+            }
+        push_group();
     }
     CHECK(r == want, "reap by user %zu returned %d, the model says %d", u, r, want);
 }
@@ -1218,6 +1234,12 @@ static void trace_op(size_t k, const char *name)
         return;
     fprintf(stderr, "op %zu: %s -> region %d, n %zu, bs %zu, free %zu, transit %zu, owners %zu\n", k, name,
             m.region, m.n, m.bs, m.region ? model_nfree() : 0, m.transit, owners_now());
+    if (m.nstk > 0) {
+        fprintf(stderr, "  freed, most recent last (block/group):");
+        for (size_t j = m.nstk > 8 ? m.nstk - 8 : 0; j < m.nstk; j++)
+            fprintf(stderr, " %zu/%u", m.stk[j], (unsigned)m.grp[j]);
+        fputc('\n', stderr);
+    }
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
