@@ -122,7 +122,7 @@ static unsigned char *garbage; /* memory that is not a region */
 static bool trace;
 
 static struct {
-    bool region; /* a region has been created (and not replaced by a failed create) */
+    bool region; /* a region is there (a failed create leaves the previous one) */
     size_t roff; /* where it starts in each mapping */
     size_t size; /* the size given to create */
     size_t need; /* am_onesize_shared_size(n, bs, alignment): its laid-out size */
@@ -929,7 +929,7 @@ static void op_offsets(void)
         CHECK(o == 0xdeadbeef, "a failed offset wrote *off");
 }
 
-/* Give back the blocks of dead owners (or of the given ones) in the model. */
+/* Reclaim of a dead user: its blocks back to the pool, its slot free. */
 static size_t reclaim_model(size_t u)
 {
     const size_t k = give_back_all(u);
