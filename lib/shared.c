@@ -187,6 +187,13 @@ static size_t index_in(const struct am_onesize_shared *h, const void *blk)
     return idx < h->geometry.nblocks ? (size_t)idx : h->geometry.nblocks;
 }
 
+/* The unit blocks are aligned to, for an alignment already checked. */
+static size_t unit_of(size_t alignment)
+{
+    const size_t align = alignment != 0 ? alignment : alignof(max_align_t);
+    return align > alignof(uintptr_t) ? align : alignof(uintptr_t);
+}
+
 /* Layout: the header, the owner table, then the blocks at their alignment. */
 static bool layout(size_t nblocks, size_t block_size, size_t alignment, size_t *owners_off,
                    size_t *blocks_off, size_t *eff_bs, size_t *total)
@@ -194,17 +201,24 @@ static bool layout(size_t nblocks, size_t block_size, size_t alignment, size_t *
     const size_t align = alignment != 0 ? alignment : alignof(max_align_t);
     if (nblocks == 0 || block_size == 0 || (align & (align - 1)) != 0)
         return false;
-    const size_t unit = align > alignof(uintptr_t) ? align : alignof(uintptr_t);
+    const size_t unit = unit_of(alignment);
     size_t bs = block_size < 2 * sizeof(uintptr_t) ? 2 * sizeof(uintptr_t) : block_size, table, blocks;
     if (__builtin_add_overflow(bs, unit - 1, &bs))
         return false;
     bs &= ~(unit - 1);
     *owners_off = (sizeof(struct header) + 15) & ~(size_t)15;
     if (__builtin_mul_overflow(nblocks, sizeof(uint16_t), &table) ||
-        __builtin_add_overflow(*owners_off, table, blocks_off) ||
-        __builtin_add_overflow(*blocks_off, unit - 1, blocks_off))
+        __builtin_add_overflow(*owners_off, table, blocks_off))
         return false;
-    *blocks_off &= ~(unit - 1);
+    /* The region is only known to be aligned to max_align_t: for a larger
+     * unit, room for the worst padding up to the first aligned address
+     * (create puts block 0 there, at or before this offset). */
+    const size_t known = unit < alignof(max_align_t) ? unit : alignof(max_align_t);
+    if (__builtin_add_overflow(*blocks_off, known - 1, blocks_off))
+        return false;
+    *blocks_off &= ~(known - 1);
+    if (__builtin_add_overflow(*blocks_off, unit - known, blocks_off))
+        return false;
     if (__builtin_mul_overflow(nblocks, bs, &blocks) || __builtin_add_overflow(*blocks_off, blocks, total))
         return false;
     *eff_bs = bs;
@@ -257,6 +271,10 @@ int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_
     }
 #endif
     memset((unsigned char *)region + owners_off, 0, n * sizeof(uint16_t));
+    /* Block 0 at the first address aligned to the unit after
+     * the table, within what layout() allowed for. */
+    const size_t unit = unit_of(alignment), tables_end = owners_off + n * sizeof(uint16_t);
+    blocks_off = (((uintptr_t)region + tables_end + unit - 1) & ~(uintptr_t)(unit - 1)) - (uintptr_t)region;
 
     /* The pool: an ordinary one over the blocks, then made shared. */
     struct am_onesize_cfg cfg;
@@ -297,8 +315,9 @@ static bool is_dead(pid_t pid)
     return kill(pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Give back every block slot holds, and free the slot; locked. */
-static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot)
+/* Give back every block slot holds, and free the slot; locked. Only the
+ * blocks of a dead owner count as reclaimed (not a detach's). */
+static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot, bool dead)
 {
     struct header *r = hdr_of(h);
     struct am_onesize *os = &r->pool;
@@ -314,7 +333,8 @@ static size_t reclaim_slot(const struct am_onesize_shared *h, unsigned slot)
     os->waiters -= r->slots[slot - 1].asleep <= os->waiters ? r->slots[slot - 1].asleep : os->waiters;
     r->slots[slot - 1].asleep = 0;
     r->slots[slot - 1].pid = 0;
-    r->reclaimed += n;
+    if (dead)
+        r->reclaimed += n;
     if (n != 0)
         notify(os);
     return n;
@@ -364,7 +384,7 @@ int am_onesize_shared_attach(struct am_onesize_shared *h, void *region, size_t s
     if (err == 0 && free_slot == 0) /* full: make room from the dead */
         for (unsigned i = 0; i < AM_ONESIZE_SHARED_MAX_OWNERS; i++)
             if (is_dead(w->slots[i].pid)) {
-                (void)reclaim_slot(h, i + 1);
+                (void)reclaim_slot(h, i + 1, true);
                 free_slot = free_slot != 0 ? free_slot : i + 1;
             }
     if (err == 0 && free_slot == 0)
@@ -384,7 +404,7 @@ int am_onesize_shared_detach(struct am_onesize_shared *h)
     if (!is_attached(h))
         return -EINVAL;
     if (enter(h) == 0) {
-        (void)reclaim_slot(h, h->slot);
+        (void)reclaim_slot(h, h->slot, false);
         leave(h);
     }
     memset(h, 0, sizeof *h);
@@ -628,8 +648,10 @@ void *am_onesize_shared_take(struct am_onesize_shared *h, uint64_t off)
 
 int am_onesize_shared_reclaim(struct am_onesize_shared *h, pid_t pid)
 {
-    if (!is_attached(h) || pid <= 0)
+    if (!is_attached(h))
         return -EINVAL;
+    if (pid <= 0)
+        return -ESRCH; /* no handle has one (a free slot holds pid 0) */
     if (enter(h) != 0)
         return -ENOTRECOVERABLE;
     int ret = -ESRCH;
@@ -639,7 +661,7 @@ int am_onesize_shared_reclaim(struct am_onesize_shared *h, pid_t pid)
                 ret = -EBUSY;
                 break;
             }
-            const size_t n = reclaim_slot(h, i + 1);
+            const size_t n = reclaim_slot(h, i + 1, true);
             ret = n > INT_MAX ? INT_MAX : (int)n;
             break;
         }
@@ -657,7 +679,7 @@ int am_onesize_shared_reap(struct am_onesize_shared *h)
     for (unsigned i = 0; i < AM_ONESIZE_SHARED_MAX_OWNERS; i++) {
         const pid_t pid = hdr_of(h)->slots[i].pid;
         if (pid != 0 && is_dead(pid))
-            n += reclaim_slot(h, i + 1);
+            n += reclaim_slot(h, i + 1, true);
     }
     leave(h);
     return n > INT_MAX ? INT_MAX : (int)n;

@@ -5,6 +5,8 @@
  * cmocka runs in the parent only: children report through exit statuses
  * and pipes. */
 #include <signal.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -485,6 +487,74 @@ static void test_shared_blocks_of_other_handles_are_refused(void **state)
     assert_int_equal(am_onesize_shared_detach(&h), 0);
 }
 
+/* "-ESRCH (no handle of pid is attached)": a pid of 0 or below is nobody's
+ * handle (found by fuzz/fuzz_shared.c: it was -EINVAL, which the header
+ * gives only to a handle not attached). */
+static void test_shared_reclaim_of_pid_zero_or_negative_is_esrch(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    assert_int_equal(am_onesize_shared_reclaim(&h, 0), -ESRCH);
+    assert_int_equal(am_onesize_shared_reclaim(&h, -1), -ESRCH);
+    assert_int_equal(am_onesize_shared_reclaim(&h, -getpid()), -ESRCH);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+    assert_int_equal(am_onesize_shared_reclaim(&h, 0), -EINVAL); /* h not attached */
+}
+
+/* "Bytes a region needs for nblocks blocks ... at alignment ...; the region
+ * must start at an address aligned to alignof(max_align_t)": so much, at
+ * such an address, holds that many blocks, each aligned (found by
+ * fuzz/fuzz_shared.c: for an alignment above max_align_t's, create failed
+ * with -EINVAL unless the region happened to be aligned to it). */
+static void test_shared_size_holds_its_blocks_at_any_region_address(void **state)
+{
+    (void)state;
+    static const size_t aligns[] = {32, 64, 256, 4096};
+    for (size_t k = 0; k < sizeof aligns / sizeof aligns[0]; k++) {
+        const size_t size = am_onesize_shared_size(4, 100, aligns[k]);
+        assert_int_not_equal(size, 0);
+        unsigned char *map =
+            mmap(NULL, size + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        assert_true(map != MAP_FAILED);
+        for (size_t at = alignof(max_align_t); at < 4096; at += 1008) {
+            assert_int_equal(am_onesize_shared_create(map + at, size, 100, aligns[k]), 0);
+            struct am_onesize_shared h;
+            assert_int_equal(am_onesize_shared_attach(&h, map + at, size), 0);
+            assert_int_equal(stats(&h, NULL).nblocks, 4);
+            for (int i = 0; i < 4; i++) {
+                void *b = am_onesize_shared_allocate(&h, 100);
+                assert_non_null(b);
+                assert_int_equal((uintptr_t)b % aligns[k], 0);
+                assert_true((unsigned char *)b + 100 <= map + at + size);
+            }
+            assert_int_equal(am_onesize_shared_check(&h), 0);
+            assert_int_equal(am_onesize_shared_detach(&h), 0);
+        }
+        munmap(map, size + 4096);
+    }
+}
+
+/* "reclaimed: blocks taken back from dead owners": a detach gives its
+ * blocks back, but its process is alive (found by fuzz/fuzz_shared.c: the
+ * blocks a detach gave back were counted). */
+static void test_shared_detach_counts_no_reclaim(void **state)
+{
+    (void)state;
+    struct am_onesize_shared h;
+    attach_ok(&h);
+    assert_non_null(am_onesize_shared_allocate(&h, 1));
+    assert_non_null(am_onesize_shared_allocate(&h, 1));
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+    attach_ok(&h);
+    struct am_onesize_shared_stats ss;
+    const struct am_onesize_stats st = stats(&h, &ss);
+    assert_int_equal(st.nfree, NB); /* "every block this handle holds goes back to the pool" */
+    assert_int_equal(st.frees, 2);
+    assert_int_equal(ss.reclaimed, 0);
+    assert_int_equal(am_onesize_shared_detach(&h), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +570,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_wait_across_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_waiter_killed_while_waiting, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_blocks_of_other_handles_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_reclaim_of_pid_zero_or_negative_is_esrch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shared_size_holds_its_blocks_at_any_region_address, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_shared_detach_counts_no_reclaim, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
