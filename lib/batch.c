@@ -110,7 +110,7 @@ static void drop_if_stale(const struct am_onesize *os, struct am_onesize_cache *
     if (c->key != os->key) {
         c->n = 0;
         c->reported = 0;
-        c->key = (os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) ? AM_CACHE_KEY_PASS : os->key;
+        c->key = takes_every_call(os) ? AM_CACHE_KEY_PASS : os->key;
         c->mark = am_onesize_impl_park_mark(os->key);
         /* Only what was carved under the new key can be freed into it: a
          * stale pointer to a block carved before must go to the pool. */

@@ -19,15 +19,6 @@ static bool is_stale(const struct am_onesize_cache *c)
     return c->key != AM_ONESIZE_KEY_OF(c->os);
 }
 
-/* A memory debugger sees each block's life only if the pool does, and a
- * state bitmap is exact only if every call reaches the pool. Decided at
- * every call, not at init: the pool may have been constructed again, in
- * another mode, since. */
-static bool passes(const struct am_onesize_cache *c)
-{
-    return c->capacity == 0 || (c->os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) != 0;
-}
-
 int am_onesize_cache_init(struct am_onesize_cache *c, struct am_onesize *os, size_t capacity)
 {
     if (c == NULL)
@@ -53,7 +44,7 @@ void *am_onesize_impl_cache_allocate(struct am_onesize_cache *c, size_t size)
         return NULL;
     }
     struct am_onesize *os = c->os;
-    if (passes(c) || size > os->block_size)
+    if (takes_every_call(os) || size > os->block_size)
         return am_onesize_allocate(os, size); /* counted, reported by the pool */
     for (;;) {
         if (c->n == 0 || is_stale(c)) {
@@ -78,7 +69,7 @@ int am_onesize_impl_cache_free(struct am_onesize_cache *c, const void *ptr)
     if (c == NULL || c->os == NULL)
         return -EINVAL;
     struct am_onesize *os = c->os;
-    if (!is_constructed(os) || passes(c))
+    if (!is_constructed(os) || takes_every_call(os))
         return am_onesize_free(os, ptr);
     uintptr_t p = (uintptr_t)ptr;
     const uintptr_t idx = am_onesize_impl_index(os, &p);

@@ -107,6 +107,15 @@ static inline uintptr_t base_of(const struct am_onesize *os)
     return 0 - os->neg_base;
 }
 
+/* The pool takes every call of its caches: a memory debugger sees each
+ * block's life only if the pool does, and a state bitmap is exact only if
+ * every call reaches the pool. Asked at every call, not at cache_init: the
+ * pool may have been constructed again, in another mode, since. */
+static inline bool takes_every_call(const struct am_onesize *os)
+{
+    return (os->mode & (AM_MODE_TRACKED | AM_MODE_STATE)) != 0;
+}
+
 static inline unsigned char *block_at(const struct am_onesize *os, size_t idx)
 {
     return (unsigned char *)(base_of(os) + idx * os->block_size);
