@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The fuzzer's environment: its input, the callbacks it gives the library
+/* The fuzzer's environment: the callbacks it gives the library
  * (each checks the rules the header sets for it), what on_error was told,
  * and access to free block memory that a memory debugger has poisoned. */
 #include "fuzz.h"
@@ -12,35 +12,6 @@
 #include <sanitizer/asan_interface.h>
 #endif
 #endif
-
-/* ---- input ---------------------------------------------------------------- */
-
-static const uint8_t *in;
-static size_t in_left;
-
-void input_start(const uint8_t *data, size_t size)
-{
-    in = data;
-    in_left = size;
-}
-
-bool input_left(void)
-{
-    return in_left > 0;
-}
-
-uint64_t take(unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in_left > 0; i++, in++, in_left--)
-        v |= (uint64_t)*in << (8 * i);
-    return v;
-}
-
-size_t pick(size_t n)
-{
-    return (size_t)take(2) % n;
-}
 
 /* ---- what on_error was told ----------------------------------------------- */
 

@@ -37,23 +37,7 @@
 #define NCACHES    4
 #define MAX_BULK   80
 
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "divergence at %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
-
-/* ---- input ---------------------------------------------------------------- */
-
-void input_start(const uint8_t *data, size_t size);
-bool input_left(void);
-uint64_t take(unsigned bytes);
-/* A number below n (n > 0), from two bytes of input. */
-size_t pick(size_t n);
+#include "input.h"
 
 /* ---- the model ------------------------------------------------------------ */
 

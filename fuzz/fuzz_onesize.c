@@ -179,7 +179,7 @@ void op_ctor(void)
     if (flags & 128)
         memset(buf, (int)(off * 7 + 1), BUF_SPAN); /* the library must not read it */
     const int r = am_onesize_ctor(&pool, &cfg);
-    if (getenv("FUZZ_TRACE") != NULL)
+    if (tracing())
         fprintf(stderr, "  ctor: lock %u, hardened %d (state %d, fill %d, under %u): %d\n", lock, hard,
                 hstate, hfill, sub, r);
     CHECK(enters == 0, "ctor entered the critical section");
@@ -252,8 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    const char *t = getenv("FUZZ_TRACE");
-    trace = t != NULL && *t != '\0' && *t != '0';
+    trace = tracing();
     void *map = mmap(NULL, 2 * BUF_SPAN, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     CHECK(map != MAP_FAILED, "mmap");
     bufs[0] = buf = (unsigned char *)map;

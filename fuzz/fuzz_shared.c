@@ -35,16 +35,7 @@
 #include <unistd.h>
 
 #include "amonesize_shared.h"
-
-#define CHECK(cond, ...)                                                                                     \
-    do {                                                                                                     \
-        if (!(cond)) {                                                                                       \
-            fprintf(stderr, "divergence at %s:%d: %s: ", __FILE__, __LINE__, #cond);                         \
-            fprintf(stderr, __VA_ARGS__);                                                                    \
-            fputc('\n', stderr);                                                                             \
-            abort();                                                                                         \
-        }                                                                                                    \
-    } while (0)
+#include "input.h"
 
 #define SPAN       (65536 + 4096) /* bytes of the memfd, mapped twice */
 #define MAX_BLOCKS (65536 / 16)   /* at most this many blocks fit */
@@ -98,19 +89,6 @@ int kill(pid_t pid, int sig)
         return -1;
     }
     return (int)syscall(SYS_kill, pid, sig);
-}
-
-/* ---- input ---------------------------------------------------------------- */
-
-static const uint8_t *in;
-static size_t in_left;
-
-static uint64_t take(unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes && in_left > 0; i++, in++, in_left--)
-        v |= (uint64_t)*in << (8 * i);
-    return v;
 }
 
 /* ---- the model ------------------------------------------------------------ */
@@ -1212,7 +1190,7 @@ static void op_damage(void)
     }
     struct am_onesize_stats st;
     CHECK(am_onesize_shared_get_stats(&users[u].h, &st, NULL) == 0 && st.corruptions >= 1, "corruptions");
-    in_left = 0; /* nothing is modelled after damage */
+    input_stop(); /* nothing is modelled after damage */
 }
 
 static void (*const ops[])(void) = {
@@ -1248,8 +1226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
-    const char *t = getenv("FUZZ_TRACE");
-    trace = t != NULL && *t != '\0' && *t != '0';
+    trace = tracing();
     const int fd = memfd_create("fuzz_shared", 0);
     CHECK(fd >= 0 && ftruncate(fd, SPAN) == 0, "memfd");
     for (unsigned k = 0; k < 2; k++) {
@@ -1264,8 +1241,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    in = data;
-    in_left = size;
+    input_start(data, size);
     memset(&m, 0, sizeof m);
     reset_users();
     /* Each input starts from memory that is no region. */
@@ -1273,7 +1249,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     op_create();
     after_op();
     trace_op(0, m.region ? "create" : "create (failed)");
-    for (size_t k = 1; in_left > 0; k++) {
+    for (size_t k = 1; input_left(); k++) {
         const unsigned op = (unsigned)take(1);
         const char *name = op < 0xf8 ? op_names[op % (sizeof ops / sizeof ops[0])] : "create";
         if (trace)

@@ -413,13 +413,16 @@ def regressions():
     return r
 
 
-def main():
-    args = sys.argv[1:]
-    which = 'corpus'
+def write_inputs(argv, seeds_of, regressions_of, corpus_dir, regressions_dir):
+    """The command line of both corpus writers: [--regressions] [DIR]. Writes
+    every input of seeds_of() (or regressions_of()) into DIR (default: the
+    directory named, next to this file)."""
+    args = argv[1:]
+    which, inputs_of = corpus_dir, seeds_of
     if args and args[0] == '--regressions':
-        which = 'regressions'
+        which, inputs_of = regressions_dir, regressions_of
         args = args[1:]
-    inputs = regressions() if which == 'regressions' else seeds()
+    inputs = inputs_of()
     out = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), which)
     os.makedirs(out, exist_ok=True)
     for name, data in sorted(inputs.items()):
@@ -429,4 +432,4 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    write_inputs(sys.argv, seeds, regressions, 'corpus', 'regressions')

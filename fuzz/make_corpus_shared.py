@@ -13,9 +13,9 @@ pools"). The bugs are fixed; `meson test --suite fuzz` replays every
 reproducer, which fails if one comes back. Run a seed with FUZZ_TRACE=1 to
 see what it does."""
 
-import os
-import struct
 import sys
+
+from make_corpus import u8, u16, u64, write_inputs  # the encoders both fuzzers' inputs use
 
 # Operation codes: the index of the operation in ops[] (fuzz_shared.c).
 OPS = {
@@ -26,18 +26,6 @@ OPS = {
 CREATE = 0xf8
 # Alignments: index into aligns[] of fuzz_shared.c.
 ALIGN = {0: 0, 8: 4, 16: 5, 32: 6, 64: 7, 128: 8, 256: 9, 4096: 10, 3: 11, 24: 12}
-
-
-def u8(v):
-    return bytes([v & 0xff])
-
-
-def u16(v):
-    return struct.pack('<H', v & 0xffff)
-
-
-def u64(v):
-    return struct.pack('<Q', v & 0xffffffffffffffff)
 
 
 def region(blocks=8, bs=64, align=0, slack=0, at=0, raw=None, misaligned=False, null=False, zero=False,
@@ -211,16 +199,5 @@ def regressions():
     return r
 
 
-def main():
-    regs = '--regressions' in sys.argv[1:]
-    args = [a for a in sys.argv[1:] if a != '--regressions']
-    here = os.path.dirname(os.path.abspath(__file__))
-    out = args[0] if args else os.path.join(here, 'regressions_shared' if regs else 'corpus_shared')
-    os.makedirs(out, exist_ok=True)
-    for name, data in (regressions() if regs else seeds()).items():
-        with open(os.path.join(out, name), 'wb') as f:
-            f.write(bytes(data))
-
-
 if __name__ == '__main__':
-    main()
+    write_inputs(sys.argv, seeds, regressions, 'corpus_shared', 'regressions_shared')

@@ -131,8 +131,7 @@ static void stack_push(size_t i)
 
 void lawless(const char *why)
 {
-    const char *t = getenv("FUZZ_TRACE");
-    if (t != NULL && *t != '\0' && *t != '0')
+    if (tracing())
         fprintf(stderr, "  lawless until free_all or ctor: %s\n", why);
     m.mode = M_LAWLESS;
 }
@@ -603,7 +602,7 @@ size_t retire_spoiled_now(const char *what)
         m.pool_free--;
         m.st.freed_writes++;
         expect_report(EFAULT, block(top));
-        if (getenv("FUZZ_TRACE") != NULL)
+        if (tracing())
             fprintf(stderr, "  %s retired block %zu\n", what, top);
     }
     return k;

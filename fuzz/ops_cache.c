@@ -65,7 +65,7 @@ void op_cache_allocate(void)
     errno = 0;
     void *p = am_onesize_cache_allocate(&caches[c], size);
     const int err = errno, e = enters;
-    if (getenv("FUZZ_TRACE") != NULL)
+    if (tracing())
         fprintf(stderr, "  cache_allocate(cache %zu, size %zu): %p errno %d, holds %zu\n", c, size, p, err,
                 am_onesize_cache_get_ncached(&caches[c]));
     if (mc[c].st == C_BAD || !m.live) {
@@ -192,7 +192,7 @@ static void free_to_cache(size_t c, void *p)
     const bool flushes = keeps && mc[c].n == mc[c].cap;
     enters = 0;
     const int r = am_onesize_cache_free(&caches[c], p);
-    if (getenv("FUZZ_TRACE") != NULL)
+    if (tracing())
         fprintf(stderr, "  cache_free(cache %zu, %p%s%s): %d, keeps %d, holds %zu\n", c, p,
                 is_block ? ": " : "", is_block ? describe(i) : "", r, keeps,
                 am_onesize_cache_get_ncached(&caches[c]));

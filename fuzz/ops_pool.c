@@ -750,7 +750,7 @@ static void spoil(unsigned where, size_t k0, uintptr_t v0, uintptr_t v1)
     poke_byte(p, (unsigned char)(peek_byte(p) ^ (1 + v1 % 255)));
     if (m.fill && !never && want == LOC_POOL)
         m.b[i].spoiled = true;
-    if (getenv("FUZZ_TRACE") != NULL) /* (a second write could undo the first: one per block) */
+    if (tracing()) /* (a second write could undo the first: one per block) */
         fprintf(stderr, "  wrote byte %zu of block %zu (%s)\n", (size_t)(p - (unsigned char *)block(i)), i,
                 describe(i));
 }
