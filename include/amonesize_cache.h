@@ -97,8 +97,12 @@ AM_ONESIZE_API int am_onesize_cache_init(struct am_onesize_cache *c, struct am_o
  *         other caches may still hold some), EINVAL (size larger than the
  *         block size, or c not initialised), EFAULT (damaged free list, or
  *         every block taken was damaged).
- * Locking: none, except once when refilling; each damaged block it drops
- * adds once (to count it) and maybe a refill more. Complexity: O(1)
+ * With AM_ONESIZE_CHECK_FREED, a block the refill takes whose fill was
+ * written is retired and reported (amonesize.h), and the refill takes
+ * again if it is left with nothing.
+ * Locking: none, except once when refilling; each damaged block it drops,
+ * or written block it retires, adds once (to count it) and maybe a refill
+ * more. Complexity: O(1)
  * amortised; a refill is O(capacity / 2), and copies pointers only under
  * the lock.
  */

@@ -135,15 +135,13 @@ void am_batch_sync(struct am_onesize_cache *c)
     unlock(os);
 }
 
-size_t am_batch_refill(struct am_onesize_cache *c)
+/* One refill: c->n blocks (0 with *err set, or 0 with *err 0 when every
+ * block it took from the depot was found written and retired). */
+static size_t refill_once(struct am_onesize_cache *c, int *err)
 {
     struct am_onesize *os = c->os;
-    if (!is_constructed(os)) {
-        errno = EINVAL;
-        return 0;
-    }
-    int err = 0;
     struct am_retired r = {.n = 0};
+    *err = 0;
     lock(os);
     drop_if_stale(os, c);
     AM_ONESIZE_ASSERT(c->n == 0);
@@ -159,21 +157,21 @@ size_t am_batch_refill(struct am_onesize_cache *c)
     /* Then the free list and never-used blocks, through the engine. */
     while (c->n < n) {
         if (nfree_of(os) == 0) {
-            err = ENOMEM;
+            *err = ENOMEM;
             break;
         }
-        if ((err = am_take_one(os, 0, &c->blocks[c->n], &r)) != 0)
+        if ((*err = am_take_one(os, 0, &c->blocks[c->n], &r)) != 0)
             break;
         am_onesize_impl_park(os, os->key, c->mark, c->blocks[c->n++]);
     }
-    if (c->n == 0 && err == ENOMEM)
+    if (c->n == 0 && *err == ENOMEM)
         os->counts[CNT_FAILED]++;
     report_held(os, c);
     c->carved = fl->ncarved;
     unlock(os);
     am_report_retired(os, &r);
-    if (err == EFAULT)
-        am_onesize_impl_report(os, err, NULL);
+    if (*err == EFAULT)
+        am_onesize_impl_report(os, *err, NULL);
     /* The depot's blocks have their check word checked as the cache hands
      * them out; their fill (AM_ONESIZE_CHECK_FREED) is checked now, outside
      * the lock, as the pool hands them to the cache. */
@@ -184,6 +182,21 @@ size_t am_batch_refill(struct am_onesize_cache *c)
                 c->blocks[i] = c->blocks[--c->n];
                 am_batch_retire(c, bad);
             }
+    return c->n;
+}
+
+size_t am_batch_refill(struct am_onesize_cache *c)
+{
+    if (!is_constructed(c->os)) {
+        errno = EINVAL;
+        return 0;
+    }
+    /* Left with nothing only because every block taken from the depot was
+     * retired, it takes again: each round empties the depot by at least
+     * one block, so this ends. */
+    int err;
+    while (refill_once(c, &err) == 0 && err == 0)
+        ;
     if (c->n == 0)
         errno = err;
     return c->n;

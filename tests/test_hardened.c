@@ -310,18 +310,27 @@ static void test_check_freed_bulk(void **state)
     assert_ptr_equal(test_errors.ptr, b);
 }
 
+/* A pool with AM_ONESIZE_CHECK_FREED and two caches of capacity 4 (their
+ * refills take 2). Skipped under a memory debugger: caches pass every call
+ * through there, and the pool's own check applies. */
+static void two_caches_of_a_check_freed_pool(struct am_onesize *os, struct am_onesize_cache *a,
+                                             struct am_onesize_cache *b)
+{
+    if (under_memory_debugger())
+        skip();
+    make(os, 0, AM_ONESIZE_CHECK_FREED);
+    assert_int_equal(am_onesize_cache_init(a, os, 4), 0);
+    assert_int_equal(am_onesize_cache_init(b, os, 4), 0);
+}
+
 /* "a block checked when the pool hands it to a cache, filled when a cache
  * gives it back" */
 static void test_check_freed_through_caches(void **state)
 {
     (void)state;
-    if (under_memory_debugger())
-        skip(); /* caches pass through there: the pool's own check applies */
     POOL(os) = {0};
-    make(&os, 0, AM_ONESIZE_CHECK_FREED);
     struct am_onesize_cache a, b;
-    assert_int_equal(am_onesize_cache_init(&a, &os, 4), 0);
-    assert_int_equal(am_onesize_cache_init(&b, &os, 4), 0);
+    two_caches_of_a_check_freed_pool(&os, &a, &b);
     unsigned char *p = am_onesize_cache_allocate(&a, 1);
     memset(p, 0x77, BS);
     assert_int_equal(am_onesize_cache_free(&a, p), 0);
@@ -343,6 +352,41 @@ static void test_check_freed_through_caches(void **state)
         assert_int_equal(am_onesize_cache_free(&b, got[i]), 0);
     am_onesize_cache_flush(&b);
     assert_int_equal(am_onesize_check(&os), 0);
+}
+
+/* "allocation goes on with the next block", also when every block a
+ * cache's refill took from those caches gave back was written: the refill
+ * takes again (found by a program written from the headers only: the cache
+ * said NULL with errno 0). */
+static void test_check_freed_cache_refill_of_only_written_blocks_goes_on(void **state)
+{
+    (void)state;
+    POOL(os) = {0};
+    struct am_onesize_cache a, b;
+    two_caches_of_a_check_freed_pool(&os, &a, &b);
+    unsigned char *p[2];
+    for (int i = 0; i < 2; i++)
+        assert_non_null(p[i] = am_onesize_allocate(&os, 1));
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(am_onesize_cache_free(&a, p[i]), 0);
+    am_onesize_cache_flush(&a); /* both kept by the pool for caches, filled */
+    for (int i = 0; i < 2; i++)
+        scribble(p[i], 40 + i, 0x80);
+    test_errors.n = 0;
+    errno = 0;
+    void *got = am_onesize_cache_allocate(&b, 1);
+    assert_non_null(got);
+    assert_int_equal(errno, 0);
+    assert_ptr_not_equal(got, p[0]);
+    assert_ptr_not_equal(got, p[1]);
+    struct am_onesize_stats st = stats_of(&os);
+    assert_int_equal(st.freed_writes, 2);
+    assert_int_equal(st.retired, 2);
+    assert_int_equal(test_errors.n, 2);
+    assert_int_equal(am_onesize_cache_free(&b, got), 0);
+    am_onesize_cache_flush(&b);
+    assert_int_equal(am_onesize_check(&os), 0);
+    assert_int_equal(am_onesize_get_nfree(&os), NB - 2);
 }
 
 /* Both options together. */
@@ -536,6 +580,7 @@ int main(void)
         TEST(test_check_freed_with_no_other_block_is_enomem),
         TEST(test_check_freed_bulk),
         TEST(test_check_freed_through_caches),
+        TEST(test_check_freed_cache_refill_of_only_written_blocks_goes_on),
         TEST(test_state_and_check_freed_together),
         TEST(test_check_freed_five_writes_stop_one_call),
         TEST(test_check_freed_margin_holds_after_retirements),
