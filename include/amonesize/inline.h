@@ -503,6 +503,11 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_allocate(struct am_onesize *os,
             if (AM_ONESIZE_LIKELY(b != 0))
                 return b;
         }
+        if (os->path == AM_ONESIZE_PRIV_STATE && fits) {
+            void *b = am_onesize_impl_pop(os, &os->slow, AM_ONESIZE_E_FAST | AM_ONESIZE_E_STATE);
+            if (AM_ONESIZE_LIKELY(b != 0))
+                return b;
+        }
         if (os->path == AM_ONESIZE_PRIV_LOCKED) {
             os->crit_enter(os->crit_ctx);
             void *b = fits ? am_onesize_impl_pop(os, &os->slow, AM_ONESIZE_E_FAST) : 0;
@@ -513,11 +518,6 @@ AM_ONESIZE_ALWAYS_INLINE inline void *am_onesize_allocate(struct am_onesize *os,
             const struct am_onesize_impl_got got = am_onesize_impl_allocate_in(os, size);
             os->crit_exit(os->crit_ctx);
             return got.err == 0 ? got.blk : am_onesize_impl_failed(os, got.err);
-        }
-        if (os->path == AM_ONESIZE_PRIV_STATE && fits) {
-            void *b = am_onesize_impl_pop(os, &os->slow, AM_ONESIZE_E_FAST | AM_ONESIZE_E_STATE);
-            if (AM_ONESIZE_LIKELY(b != 0))
-                return b;
         }
     }
     return am_onesize_impl_allocate(os, size);
@@ -530,6 +530,9 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
         const uintptr_t idx = am_onesize_impl_index(os, &p);
         if (AM_ONESIZE_LIKELY(idx < os->fast.ncarved &&
                               am_onesize_impl_put(os, &os->fast, (void *)p, idx, 0)))
+            return 0;
+        if (os->path == AM_ONESIZE_PRIV_STATE && idx < os->slow.ncarved &&
+            am_onesize_impl_put(os, &os->slow, (void *)p, idx, AM_ONESIZE_E_STATE))
             return 0;
         if (os->path == AM_ONESIZE_PRIV_LOCKED && ptr != 0) {
             os->crit_enter(os->crit_ctx);
@@ -545,15 +548,6 @@ AM_ONESIZE_ALWAYS_INLINE inline int am_onesize_free(struct am_onesize *os, const
             if (err != 0)
                 am_onesize_impl_report(os, -err, ptr);
             return err;
-        }
-        if (os->path == AM_ONESIZE_PRIV_STATE) {
-            /* The pool pointer laundered: gcc would otherwise keep the
-             * geometry in registers for this path at the fast path's cost. */
-            struct am_onesize *sos = os;
-            AM_ONESIZE_HIDE_VAR(sos);
-            if (idx < sos->slow.ncarved &&
-                am_onesize_impl_put(sos, &sos->slow, (void *)p, idx, AM_ONESIZE_E_STATE))
-                return 0;
         }
     }
     return am_onesize_impl_free(os, ptr);
