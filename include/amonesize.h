@@ -174,6 +174,9 @@ struct am_onesize_cfg {
      *    block size;
      *  - EALREADY: a double free;
      *  - EFAULT: a damaged free block (a write after free) or free list;
+     *    the pointer is the block concerned, except NULL when an
+     *    allocation or am_onesize_iterate_over_allocated() fails with
+     *    EFAULT (what it stopped at is not a block of the caller's);
      *  - ESTALE: am_onesize_free_all() reclaimed blocks that per-thread
      *    caches held (see <amonesize_cache.h>).
      * It may log or abort; it must not call into the same pool. Running out

@@ -587,18 +587,27 @@ static void test_allocate_detects_write_after_free(void **state)
     scribble(b, 0, 0x40); /* use after free: the link of b */
     assert_int_equal(am_onesize_check(&os), -EFAULT);
     errno = 0;
+    test_errors.ptr = a;
     assert_null(am_onesize_allocate(&os, 1));
     assert_int_equal(errno, EFAULT);
+    /* "except NULL when an allocation ... fails with EFAULT" */
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_null(test_errors.ptr);
     assert_null(am_onesize_allocate(&os, 1)); /* until free_all */
     assert_int_equal(stats_of(&os).corruptions, 2);
-    /* a double free cannot be confirmed through a damaged list */
+    /* a double free cannot be confirmed through a damaged list; reported
+     * with the block concerned */
     assert_int_equal(am_onesize_free(&os, a), -EFAULT);
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_ptr_equal(test_errors.ptr, a);
     /* iteration refuses to walk it: 0 visited, EFAULT, reported */
     size_t n = 0;
     errno = 0;
     assert_int_equal(am_onesize_iterate_over_allocated(&os, 0, count_cb, &n), 0);
     assert_int_equal(errno, EFAULT);
     assert_int_equal(n, 0);
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_null(test_errors.ptr);
     am_onesize_free_all(&os);
     assert_int_equal(am_onesize_check(&os), 0);
     assert_non_null(am_onesize_allocate(&os, 1));
@@ -652,6 +661,28 @@ static void test_double_free_after_a_write_never_hands_out_twice(void **state)
         seen[i] = 1;
     }
     assert_int_equal(errno, EFAULT); /* the second entry for a: damage */
+    /* "The counts now hold the block twice: once they say every block is
+     * free, a later free of a block really handed out is refused as a
+     * double free (-EALREADY) and that block stays out until free_all,
+     * which recovers the pool" (docs/misuse.md) */
+    int refused = 0;
+    for (size_t i = 0; i < 4; i++) {
+        if (!seen[i])
+            continue;
+        const int r = am_onesize_free(&os, pool_buf + i * 32);
+        assert_true(r == 0 || r == -EALREADY);
+        refused += r == -EALREADY;
+    }
+    assert_int_equal(refused, 1);
+    assert_int_equal(am_onesize_get_nfree(&os), 4);
+    am_onesize_free_all(&os);
+    assert_int_equal(am_onesize_check(&os), 0);
+    memset(seen, 0, sizeof seen);
+    for (int k = 0; k < 4; k++) {
+        const size_t i = (size_t)((unsigned char *)alloc_ok(&os, 1) - pool_buf) / 32;
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+    }
 }
 
 /* ---- am_onesize_free_all ------------------------------------------------ */
