@@ -43,6 +43,18 @@
  * Processes sharing a region must run the same library ABI (same word
  * size); attach checks it.
  *
+ * Trusted, not checked (docs/shared.md, "What a shared pool trusts"):
+ * owners are told apart by process ID, so every process attached to a
+ * region must share one PID namespace, a child made by fork() must not
+ * use its parent's handle (it would act as its parent), and a dead
+ * owner's PID reused before it was reaped keeps the new process from
+ * attaching and the dead one's blocks from being reclaimed while the new
+ * one lives. A handle attach never wrote may crash any call (zero it
+ * first). After attach the region's header and tables are trusted: a
+ * write into them (rather than into a block one holds) may make the pool
+ * hand a block out twice or crash a process, as a write into a private
+ * pool's struct am_onesize would.
+ *
  * Locking: every function enters the region's mutex at most once (except
  * am_onesize_shared_allocate_wait(), which waits inside it) and leaves it
  * before returning. Memory debuggers are not told about shared pools.
@@ -99,10 +111,12 @@ AM_ONESIZE_API size_t am_onesize_shared_size(size_t nblocks, size_t block_size, 
  * Call it once, in one process, before any attach.
  * @retval 0        success.
  * @retval -EINVAL  region NULL or not aligned to alignof(max_align_t),
+ *                  region + size past the end of the address space,
  *                  block_size 0, alignment neither 0 nor a power of two, or
  *                  the region too small for one block.
  * @retval -errno   the mutex could not be initialised.
- * Locking: none. Complexity: O(1) (the block table is zeroed: O(blocks)).
+ * Locking: none. Complexity: O(log size) to find how many blocks fit, and
+ * O(blocks) to zero the block table.
  */
 AM_ONESIZE_API int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_t alignment);
 
@@ -117,8 +131,10 @@ AM_ONESIZE_API int am_onesize_shared_create(void *region, size_t size, size_t bl
  * @retval -EUSERS    AM_ONESIZE_SHARED_MAX_OWNERS handles are attached (dead
  *                    ones are reaped first).
  * @retval -ENOTRECOVERABLE  the region's mutex cannot be used any more.
- * *h is zeroed on every error. Locking: once. O(1) (O(blocks) when owners
- * have to be reaped).
+ * *h is zeroed on every error, also when it was this process's attached
+ * handle (-EALREADY): that attachment is then lost until the process exits
+ * and is reaped. Locking: once. O(1) (O(blocks) when owners have to be
+ * reaped).
  */
 AM_ONESIZE_API int am_onesize_shared_attach(struct am_onesize_shared *h, void *region, size_t size);
 

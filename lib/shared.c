@@ -233,16 +233,24 @@ size_t am_onesize_shared_size(size_t nblocks, size_t block_size, size_t alignmen
 
 int am_onesize_shared_create(void *region, size_t size, size_t block_size, size_t alignment)
 {
-    if (region == NULL || (uintptr_t)region % alignof(max_align_t) != 0 || block_size == 0)
+    uintptr_t end;
+    if (region == NULL || (uintptr_t)region % alignof(max_align_t) != 0 || block_size == 0 ||
+        __builtin_add_overflow((uintptr_t)region, size, &end))
         return -EINVAL;
-    /* As many blocks as fit: the largest n whose layout does. */
-    size_t owners_off, blocks_off, bs, total, n = 0;
+    /* As many blocks as fit: the largest n whose layout does, found by
+     * bisection (a layout grows with n), in O(log size) steps whatever the
+     * size claimed. */
+    size_t owners_off, blocks_off, bs, total;
     if (!layout(1, block_size, alignment, &owners_off, &blocks_off, &bs, &total) || total > size)
         return -EINVAL;
-    n = (size - blocks_off) / bs + 1;
-    while (n > 1 &&
-           (!layout(n, block_size, alignment, &owners_off, &blocks_off, &bs, &total) || total > size))
-        n--;
+    size_t n = 1, above = (size - blocks_off) / bs + 1; /* n fits; above does not */
+    while (above - n > 1) {
+        const size_t mid = n + (above - n) / 2;
+        if (layout(mid, block_size, alignment, &owners_off, &blocks_off, &bs, &total) && total <= size)
+            n = mid;
+        else
+            above = mid;
+    }
     (void)layout(n, block_size, alignment, &owners_off, &blocks_off, &bs, &total);
 
     struct header *r = region;

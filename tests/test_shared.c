@@ -116,6 +116,33 @@ static void test_shared_size_and_create_reject_bad_arguments(void **state)
     assert_int_equal(am_onesize_shared_create(mem, bytes, 0, 0), -EINVAL);
     assert_int_equal(am_onesize_shared_create(mem, bytes, BS, 12), -EINVAL);
     assert_int_equal(am_onesize_shared_create(small, sizeof small, BS, 0), -EINVAL);
+    /* "region + size past the end of the address space" (it ran for ever:
+     * found by a program written from the header) */
+    assert_int_equal(am_onesize_shared_create(mem, SIZE_MAX, BS, 0), -EINVAL);
+}
+
+/* "as many blocks as fit", found by bisection: in a large region of small
+ * blocks the layout's table and padding leave a count well below size /
+ * block_size, which create finds exactly (n fit, n + 1 would not). */
+static void test_shared_create_fits_as_many_blocks_as_fit(void **state)
+{
+    (void)state;
+    const size_t big = (size_t)256 << 20;
+    unsigned char *r =
+        mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        skip();
+    const size_t sizes[] = {16, 24, 100};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        assert_int_equal(am_onesize_shared_create(r, big - k * 4096, sizes[k], 0), 0);
+        struct am_onesize_shared h;
+        assert_int_equal(am_onesize_shared_attach(&h, r, big - k * 4096), 0);
+        const size_t n = stats(&h, NULL).nfree;
+        assert_true(am_onesize_shared_size(n, sizes[k], 0) <= big - k * 4096);
+        assert_true(am_onesize_shared_size(n + 1, sizes[k], 0) > big - k * 4096);
+        assert_int_equal(am_onesize_shared_detach(&h), 0);
+    }
+    munmap(r, big);
 }
 
 static void test_shared_attach_validates_the_region(void **state)
@@ -559,6 +586,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_shared_size_and_create_reject_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_create_fits_as_many_blocks_as_fit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_attach_validates_the_region, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_allocate_free_and_misuse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shared_offsets_are_validated, setup, teardown),
