@@ -373,6 +373,7 @@ static void test_check_freed_cache_refill_of_only_written_blocks_goes_on(void **
     for (int i = 0; i < 2; i++)
         scribble(p[i], 40 + i, 0x80);
     test_errors.n = 0;
+    const int enters = test_lock.enters;
     errno = 0;
     void *got = am_onesize_cache_allocate(&b, 1);
     assert_non_null(got);
@@ -382,7 +383,15 @@ static void test_check_freed_cache_refill_of_only_written_blocks_goes_on(void **
     struct am_onesize_stats st = stats_of(&os);
     assert_int_equal(st.freed_writes, 2);
     assert_int_equal(st.retired, 2);
+    /* each reported, with its address */
     assert_int_equal(test_errors.n, 2);
+    assert_int_equal(test_errors.last, EFAULT);
+    assert_true(test_errors.ptr == p[0] || test_errors.ptr == p[1]);
+    /* "once when refilling; each ... written block it retires adds once
+     * (to count it) and maybe a refill more" (counted where the test's own
+     * callbacks lock) */
+    if (flavour == CALLBACKS)
+        assert_in_range(test_lock.enters - enters, 1, 1 + 2 * 2);
     assert_int_equal(am_onesize_cache_free(&b, got), 0);
     am_onesize_cache_flush(&b);
     assert_int_equal(am_onesize_check(&os), 0);

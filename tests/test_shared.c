@@ -121,9 +121,9 @@ static void test_shared_size_and_create_reject_bad_arguments(void **state)
     assert_int_equal(am_onesize_shared_create(mem, SIZE_MAX, BS, 0), -EINVAL);
 }
 
-/* "as many blocks as fit", found by bisection: in a large region of small
- * blocks the layout's table and padding leave a count well below size /
- * block_size, which create finds exactly (n fit, n + 1 would not). */
+/* "as many blocks as fit": in a large region of small blocks the layout's
+ * table and padding leave a count well below size / block_size, which
+ * create finds exactly (n fit, n + 1 would not). */
 static void test_shared_create_fits_as_many_blocks_as_fit(void **state)
 {
     (void)state;
@@ -167,6 +167,14 @@ static void test_shared_attach_validates_the_region(void **state)
     assert_int_equal(errno, EINVAL);
     assert_int_equal(am_onesize_shared_detach(&h), 0);
     assert_int_equal(am_onesize_shared_detach(&h), -EINVAL);
+    /* "*h is zeroed on every error, also when it was this process's
+     * attached handle (-EALREADY): that attachment is then lost" */
+    attach_ok(&h);
+    assert_int_equal(am_onesize_shared_attach(&h, mem, bytes), -EALREADY);
+    assert_null(am_onesize_shared_allocate(&h, 1));
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(am_onesize_shared_detach(&h), -EINVAL);
+    assert_int_equal(am_onesize_shared_attach(&again, mem, bytes), -EALREADY);
 }
 
 /* ---- one process: the core's contract and its misuse -------------------- */
