@@ -322,9 +322,8 @@ AM_ONESIZE_API void am_onesize_dtor(struct am_onesize *os);
  *  - EFAULT: the free block to be handed out was damaged (its first two
  *    words written after it was freed, or, with a state bitmap, its bit
  *    says handed out). Nothing is handed out, the damage is counted and
- *    reported (to on_error with a NULL pointer: the damaged block is not
- *    the caller's, and neither is a block its link may point to), and
- *    allocations fail this way as long as that block is the
+ *    reported (to on_error with a NULL pointer), and allocations fail
+ *    this way as long as that block is the
  *    first of the free list, that is until am_onesize_free_all() except
  *    that a block freed since is handed out first: a damaged link is never
  *    followed. (A block that
