@@ -36,6 +36,11 @@ size_t pick(size_t n)
 
 bool tracing(void)
 {
-    const char *t = getenv("FUZZ_TRACE");
-    return t != NULL && *t != '\0' && *t != '0';
+    /* Read once: the model asks at every operation. */
+    static int on = -1;
+    if (on < 0) {
+        const char *t = getenv("FUZZ_TRACE");
+        on = t != NULL && *t != '\0' && *t != '0';
+    }
+    return on != 0;
 }
